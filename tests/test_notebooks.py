@@ -1,0 +1,37 @@
+"""Execute every notebook with papermill in the smoke profile and check what it recorded."""
+import json
+
+import pytest
+
+from valuelab.workbook import notebooks, profile_parameters, run_notebook
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    return tmp_path_factory.mktemp("smoke")
+
+
+def _run(name, out):
+    run_notebook(name, profile="smoke", out=out, html=True)
+    assert (out / f"{name}.html").stat().st_size > 10_000
+    return json.loads((out / f"{name}.metrics.json").read_text())
+
+
+def test_every_notebook_has_a_test():
+    assert set(notebooks()) <= {"00_basic_values"}, "add a smoke test for the new notebook"
+
+
+def test_00_basic_values(smoke):
+    m = _run("00_basic_values", smoke)
+    assert (m["n_values"], m["n_refined"], m["n_items"]) == (10, 19, 54)
+    assert m["n_targets"] == 5 + 4 + 10
+    assert m["distance_empty_ideal"] == 0
+    assert m["distance_uk_ideal"] == pytest.approx(0.5638 + 0.3480 + 0.4094, abs=1e-4)  # SE, BE, UN
+    assert m["builder_distance_to_start"] == 0
+    assert m["ess_france_max_abs"] == 1
+
+
+def test_profiles_reject_unknown():
+    with pytest.raises(ValueError, match="unknown profile"):
+        profile_parameters("turbo", "00_basic_values")
+    assert profile_parameters("smoke", "00_basic_values")["profile"] == "smoke"

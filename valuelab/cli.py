@@ -1,0 +1,88 @@
+"""valuelab on the command line: thin faces over the package's functions.
+
+    $ valuelab targets                     # the named targets as a table
+    $ valuelab targets ideal               # one target vector
+    $ valuelab generate --prompts data/prompts --out runs/gen --persona power+ --n 2
+    $ valuelab workbook --profile classroom --out runs/workbook
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _targets(args):
+    from valuelab.values import NAMES, TARGET_NOTES, TARGETS, VALUES, target
+
+    if args.name:
+        t = target(args.name)
+        print("\n".join(f"{v:<15} {x:+.4f}" for v, x in zip(NAMES, t)))
+        return
+    print(f"{'target':<20}" + "".join(f"{v.abbr:>7}" for v in VALUES) + "  note")
+    for name, t in TARGETS.items():
+        print(f"{name:<20}" + "".join(f"{x:>+7.2f}" for x in t) + f"  {TARGET_NOTES[name]}")
+
+
+def _generate(args):
+    from valuelab.data import load_prompts
+    from valuelab.generate import Sampling, generate, make_backend
+
+    prompts = load_prompts(args.prompts)
+    if args.limit:
+        prompts = prompts.head(args.limit)
+    kw = {"batch_size": args.batch_size} if args.batch_size else {}
+    backend = make_backend(args.backend, args.model, **kw)
+    sampling = Sampling(temperature=args.temperature, top_p=args.top_p,
+                        max_new_tokens=args.max_new_tokens, seed=args.seed)
+    df = generate(prompts, args.out, backend, persona=args.persona, sampling=sampling, n=args.n,
+                  progress=not args.quiet)
+    print(f"{len(df)} responses in {args.out}")
+
+
+def _workbook(args):
+    from valuelab.workbook import run_all
+
+    run_all(args.profile, args.out, args.only)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="valuelab", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("targets", help="print named target vectors")
+    t.add_argument("name", nargs="?", help="a target name, or 10 comma-separated numbers")
+    t.set_defaults(func=_targets)
+
+    g = sub.add_parser("generate", help="answer prompts with a chat model (resumable)")
+    g.add_argument("--prompts", required=True, help="prompt JSONL file or folder (id, text, ...)")
+    g.add_argument("--out", required=True, help="run folder; rerun with the same folder to resume")
+    g.add_argument("--persona", default="plain", help="plain, or VALUE+ / VALUE- (e.g. power+)")
+    g.add_argument("--n", type=int, default=1, help="samples per prompt")
+    g.add_argument("--backend", default="transformers", help="transformers | plain | openai | vllm")
+    g.add_argument("--model", default=None, help="model name or id (default SmolLM2-135M-Instruct)")
+    g.add_argument("--temperature", type=float, default=0.7)
+    g.add_argument("--top-p", type=float, default=0.9)
+    g.add_argument("--max-new-tokens", type=int, default=128)
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--batch-size", type=int, default=None)
+    g.add_argument("--limit", type=int, default=None, help="only the first N prompts")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.set_defaults(func=_generate)
+
+    w = sub.add_parser("workbook", help="execute the notebooks with papermill")
+    w.add_argument("--profile", default="classroom", help="smoke | classroom | full")
+    w.add_argument("--out", default="runs/workbook")
+    w.add_argument("--only", nargs="*", help="notebook names to run (default: all)")
+    w.set_defaults(func=_workbook)
+
+    args = p.parse_args(argv)
+    try:
+        args.func(args)
+    except (ValueError, FileNotFoundError, ImportError, RuntimeError) as e:
+        print(f"valuelab {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""Plotly figures of the value space. Each helper takes data, validates it, returns the figure.
+
+    >>> from valuelab import plots
+    >>> plots.circumplex().show()
+    >>> plots.radar({"ideal": "ideal", "uk": "uk"}).show()
+    >>> plots.distance_matrix(["ideal", "uk", "france"]).show()
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from valuelab.values import (
+    HIGHER_ORDER,
+    NAMES,
+    REFINED,
+    VALUES,
+    as_array,
+    basealign_distance,
+    circumplex_xy,
+    cosine_distance,
+    l2_distance,
+    target,
+)
+
+GROUP_COLOURS = dict(zip(HIGHER_ORDER, ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd")))
+DISTANCES = {"basealign": basealign_distance, "l2": l2_distance, "cosine": cosine_distance}
+
+
+def circumplex(title: str = "Schwartz's circumplex of basic values") -> go.Figure:
+    """The 10 values round the circle, coloured by higher-order group, with refined values."""
+    xy = circumplex_xy()
+    fig = go.Figure()
+    theta = np.linspace(0, 2 * np.pi, 200)
+    fig.add_scatter(x=np.cos(theta) * 1.0, y=np.sin(theta) * 1.0, mode="lines",
+                    line=dict(color="lightgrey"), hoverinfo="skip", showlegend=False)
+    for group in HIGHER_ORDER:
+        members = [v for v in VALUES if v.groups[0] == group]
+        fig.add_scatter(
+            x=[xy[v][0] for v in members], y=[xy[v][1] for v in members], mode="markers+text",
+            text=[str(v) for v in members], textposition="top center", name=group,
+            marker=dict(size=18, color=GROUP_COLOURS[group]),
+            hovertext=[f"<b>{v}</b> ({v.abbr})<br>{v.definition}<br>refined: " +
+                       ", ".join(r for r, b in REFINED.items() if b == v) for v in members],
+            hoverinfo="text")
+    fig.update_layout(title=title, width=650, height=600, xaxis=dict(visible=False, range=[-1.6, 1.6]),
+                      yaxis=dict(visible=False, range=[-1.6, 1.6], scaleanchor="x"),
+                      annotations=[dict(x=0, y=0, showarrow=False, text="adjacent: compatible<br>"
+                                        "opposite: in conflict", font=dict(color="grey"))])
+    return fig
+
+
+def radar(vectors: dict, title: str = "Value vectors", reference: str | None = None) -> go.Figure:
+    """Radar chart of named value vectors ({label: vector or target name}); radius -1..+1."""
+    if not vectors:
+        raise ValueError("radar: no vectors to draw")
+    fig = go.Figure()
+    theta = [v.abbr for v in VALUES] + [VALUES[0].abbr]
+    for label, vec in vectors.items():
+        a = as_array(vec, name=str(label))
+        if a.ndim != 1:
+            raise ValueError(f"radar: {label!r} must be one vector, got shape {a.shape}")
+        fig.add_scatterpolar(r=list(a) + [a[0]], theta=theta, name=str(label),
+                             line=dict(dash="dash" if label == reference else "solid"),
+                             hovertemplate="%{theta}: %{r:+.2f}<extra>" + str(label) + "</extra>")
+    fig.update_layout(title=title, polar=dict(radialaxis=dict(range=[-1, 1], tickvals=[-1, -0.5, 0, 0.5, 1])),
+                      width=600, height=500)
+    return fig
+
+
+def distance_matrix(names: list[str], metric: str = "basealign") -> go.Figure:
+    """Heatmap of distance(row as behaviour v, column as target t) between targets.
+
+    BaseAlign's distance is not symmetric: it masks v's weak values and weights by t.
+    """
+    return _heatmap(distance_table(names, metric), f"{metric} distance: row = vector, column = target")
+
+
+def distance_table(names: list[str], metric: str = "basealign") -> pd.DataFrame:
+    if metric not in DISTANCES:
+        raise ValueError(f"unknown metric {metric!r}; choose from {list(DISTANCES)}")
+    f = DISTANCES[metric]
+    vecs = {n: target(n) for n in names}
+    return pd.DataFrame([[f(vecs[a], vecs[b]) for b in names] for a in names], index=names, columns=names)
+
+
+def _heatmap(df: pd.DataFrame, title: str) -> go.Figure:
+    fig = go.Figure(go.Heatmap(z=df.values, x=list(df.columns), y=list(df.index), colorscale="Viridis",
+                               text=np.round(df.values, 2), texttemplate="%{text}"))
+    fig.update_layout(title=title, width=700, height=600, yaxis=dict(autorange="reversed"))
+    return fig
+
+
+def value_table() -> pd.DataFrame:
+    """The 10 values with abbreviation, group(s), circumplex angle and definition."""
+    return pd.DataFrame([{"value": str(v), "abbr": v.abbr, "groups": " / ".join(v.groups),
+                          "angle": v.angle, "definition": v.definition} for v in VALUES]).set_index("value")
+
+
+def vector_frame(vectors: dict) -> pd.DataFrame:
+    """{label: vector} -> a DataFrame with one column per value (FULCRA order)."""
+    return pd.DataFrame({k: as_array(v, name=str(k)) for k, v in vectors.items()}, index=list(NAMES)).T
