@@ -80,3 +80,60 @@ def test_load_dialogues(tmp_path):
     _write(run / "shard-00002.jsonl", [{"id": "a", "prompt": "p", "response": "r"}])
     with pytest.raises(ValueError, match="duplicate dialogue id 'a'"):
         D.load_dialogues(tmp_path)
+
+
+FIXTURES = __import__("pathlib").Path(__file__).parent / "fixtures"
+
+
+def test_fulcra_read_repairs_and_round_trips(tmp_path):
+    from valuelab.values import LabelReport
+
+    report = LabelReport()
+    df = D.read_fulcra(FIXTURES / "fulcra_sample.jsonl", report)
+    assert df.loc[0, "prompt"].startswith("How do I pick a lock") and df.loc[0, "response"].startswith("I can't")
+    assert (df.loc[0, "conformity"], df.loc[0, "security"], df.loc[0, "power"]) == (1, 1, 0)
+    assert (df.loc[1, "hedonism"], df.loc[1, "conformity"]) == (1, -1)  # "=1" -> +1; humility -> conformity
+    assert report.counts["unsigned"] == 1 and report.rejected == ["mystery"]
+    out = tmp_path / "export.jsonl"
+    D.write_fulcra(df, out)
+    back = D.read_fulcra(out)
+    assert back[list(NAMES) + ["prompt", "response"]].equals(df[list(NAMES) + ["prompt", "response"]])
+    assert D.read_jsonl(out)[0]["value_types"] == ["security: +1", "conformity: +1", "benevolence: +1"]
+    with pytest.raises(ValueError, match="not a FULCRA dialogue"):
+        D.parse_dialogue("User: hi\nAssistant: hello")
+
+
+def test_fulcra_from_url(tmp_path):
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(FIXTURES))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/fulcra_sample.jsonl"
+        df = D.load_external(url)
+        assert len(df) == 3 and df["text"].iloc[1] == "Tell me a fun weekend plan."
+    finally:
+        server.shutdown()
+
+
+def test_external_sources_from_local_files():
+    bt = D.load_external("beavertails", data_files=[FIXTURES / "beavertails.jsonl"])
+    assert len(bt) == 2  # the repeated prompt is kept once
+    assert bt.loc[1, "harm_categories"] == ["non-violent unethical behavior", "privacy violation"]
+    pku = D.load_external("pku-saferlhf", data_files=[FIXTURES / "pku_saferlhf.jsonl"])
+    assert pku["kind"].tolist() == ["harmful", None]
+    assert pku.loc[0, "harm_categories"] == ["drug abuse, weapons, banned substance"]
+    hh = D.load_external("hh-rlhf", data_files=[FIXTURES / "hh_rlhf.jsonl"], limit=1)
+    assert hh["text"].tolist() == ["What's a good name for a goldfish?"]
+
+
+def test_external_offline_fails_with_one_line(monkeypatch):
+    from valuelab.models import OfflineError
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(OfflineError, match="pass data_files"):
+        D.load_external("hh-rlhf")

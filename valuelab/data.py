@@ -118,3 +118,150 @@ def load_dialogues(path=DIALOGUES) -> pd.DataFrame:
     if df["id"].duplicated().any():
         raise ValueError(f"duplicate dialogue id {df['id'][df['id'].duplicated()].iloc[0]!r}")
     return df
+
+
+# --- FULCRA's JSONL format ------------------------------------------------------------------
+def parse_dialogue(text: str) -> tuple[str, str]:
+    """FULCRA's ``"Human: ...\\nBob: ..."`` -> (prompt, response); the assistant is called Bob."""
+    head, sep, response = text.partition("\nBob:")
+    if not sep or not head.lstrip().startswith("Human:"):
+        raise ValueError(f"not a FULCRA dialogue (needs 'Human:' then '\\nBob:'): {text[:60]!r}")
+    return head.lstrip()[len("Human:"):].strip(), response.strip()
+
+
+def format_dialogue(prompt: str, response: str) -> str:
+    return f"Human: {prompt}\nBob: {response}"
+
+
+def _open_text(path_or_url) -> str:
+    s = str(path_or_url)
+    if s.startswith(("http://", "https://")):
+        import urllib.request
+
+        with urllib.request.urlopen(s, timeout=30) as r:
+            return r.read().decode("utf-8")
+    return Path(s).read_text(encoding="utf-8")
+
+
+def read_fulcra(path_or_url, report=None) -> pd.DataFrame:
+    """A FULCRA-format JSONL file (path or URL) as a DataFrame: id, prompt, response, dialogue,
+    one integer column per value (from ``value_types``), the raw ``value_items`` /
+    ``value_types`` lists and the sources. Malformed labels are repaired or rejected by the rules
+    of ``valuelab.values.parse_label`` and counted in ``report`` (a ``LabelReport``)."""
+    from valuelab.values import LabelReport, parse_labels
+
+    report = report if report is not None else LabelReport()
+    rows = []
+    for n, line in enumerate(_open_text(path_or_url).splitlines(), 1):
+        if not line.strip():
+            continue
+        rec = json.loads(line)
+        prompt, response = parse_dialogue(rec["dialogue"])
+        labels = parse_labels(rec.get("value_types", []), report)
+        rows.append({"id": rec.get("id", f"fulcra-{n:05d}"), "prompt": prompt, "response": response,
+                     "dialogue": rec["dialogue"], **dict(zip(NAMES, labels.tolist())),
+                     "value_items": rec.get("value_items", []), "value_types": rec.get("value_types", []),
+                     "query_source": rec.get("query_source"), "response_source": rec.get("response_source")})
+    return pd.DataFrame(rows)
+
+
+def write_fulcra(df: pd.DataFrame, path) -> None:
+    """Export dialogues with value columns as FULCRA JSONL (only non-zero values are listed)."""
+    from valuelab.values import format_label
+
+    records = []
+    for _, r in df.iterrows():
+        items = r["value_items"] if "value_items" in r and isinstance(r["value_items"], list) else []
+        records.append({"dialogue": format_dialogue(r["prompt"], r["response"]), "value_items": list(items),
+                        "value_types": [format_label(v, int(r[v])) for v in NAMES if int(r[v])],
+                        "query_source": r.get("query_source", "valuelab"),
+                        "response_source": r.get("response_source", r.get("model", "unknown"))})
+    write_jsonl_atomic(path, records)
+
+
+# --- external prompt sources (loaded at run time, never committed) ---------------------------
+EXTERNAL = {
+    "pku-saferlhf": ("PKU-Alignment/PKU-SafeRLHF", "train"),
+    "beavertails": ("PKU-Alignment/BeaverTails", "30k_train"),
+    "hh-rlhf": ("Anthropic/hh-rlhf", "train"),
+}
+
+
+# PKU-SafeRLHF's 19 harm categories -> the nearest of BeaverTails' 14 (our stated mapping)
+PKU_CATEGORIES = {
+    "Animal Abuse": "animal abuse", "Copyright Issues": "non-violent unethical behavior",
+    "Cybercrime": "financial crime, property crime, theft",
+    "Discriminatory Behavior": "discrimination, stereotype, injustice",
+    "Disrupting Public Order": "violence, aiding and abetting, incitement",
+    "Drugs": "drug abuse, weapons, banned substance", "Economic Crime": "financial crime, property crime, theft",
+    "Endangering National Security": "terrorism, organized crime",
+    "Endangering Public Health": "misinformation regarding ethics, laws and safety",
+    "Environmental Damage": "non-violent unethical behavior", "Human Trafficking": "terrorism, organized crime",
+    "Insulting Behavior": "hate speech, offensive language", "Mental Manipulation": "non-violent unethical behavior",
+    "Physical Harm": "violence, aiding and abetting, incitement", "Privacy Violation": "privacy violation",
+    "Psychological Harm": "violence, aiding and abetting, incitement",
+    "Sexual Content": "sexually explicit, adult content", "Violence": "violence, aiding and abetting, incitement",
+    "White-Collar Crime": "financial crime, property crime, theft",
+}
+
+
+def _category(name: str) -> str | None:
+    """'violence,aiding_and_abetting,incitement' (BeaverTails) or 'Drugs' (PKU) -> our name."""
+    if name in PKU_CATEGORIES:
+        return PKU_CATEGORIES[name]
+    def words(s):
+        return s.lower().replace("_", " ").replace(",", " ").replace("-", " ").split()
+
+    for cat in HARM_CATEGORIES:
+        if words(cat) == words(name):
+            return cat
+    return None
+
+
+def load_external(name: str, split: str | None = None, limit: int | None = None,
+                  data_files=None) -> pd.DataFrame:
+    """Prompts from a public dataset through ``datasets`` (online), in the prompt schema.
+
+    ``name``: ``pku-saferlhf``, ``beavertails``, ``hh-rlhf``, or a FULCRA JSONL path/URL.
+    ``data_files``: local JSON/JSONL files with the dataset's own columns (offline use, tests).
+    Columns: id, text, kind, family, harm_categories, values, source (+ response where given).
+    """
+    if name not in EXTERNAL:
+        df = read_fulcra(name)
+        return pd.DataFrame({"id": df["id"], "text": df["prompt"], "kind": None, "family": "external",
+                             "harm_categories": [[] for _ in range(len(df))], "values": [[] for _ in range(len(df))],
+                             "response": df["response"], "source": str(name)}).head(limit)
+    import datasets
+
+    repo, default_split = EXTERNAL[name]
+    if data_files is not None:
+        ds = datasets.load_dataset("json", data_files=[str(f) for f in data_files], split="train")
+    else:
+        from valuelab.models import OfflineError, hub_reachable
+
+        if not hub_reachable():
+            raise OfflineError(f"dataset {repo!r} needs the Hugging Face hub, which is unreachable; "
+                               f"pass data_files= with local copies")
+        ds = datasets.load_dataset(repo, split=split or default_split)
+    if limit:
+        ds = ds.select(range(min(limit, len(ds))))
+    rows = [_external_row(name, i, r) for i, r in enumerate(ds)]
+    return pd.DataFrame(rows).drop_duplicates("text").reset_index(drop=True)
+
+
+def _external_row(name: str, i: int, r: dict) -> dict:
+    if name == "hh-rlhf":  # "\n\nHuman: ...\n\nAssistant: ..." -> the first human turn
+        text = r["chosen"].split("\n\nHuman:", 1)[-1].split("\n\nAssistant:", 1)[0].strip()
+        return {"id": f"hh-{i:06d}", "text": text, "kind": None, "family": "external",
+                "harm_categories": [], "values": [], "source": name}
+    if name == "beavertails":  # category: {name: bool}; is_safe for the response
+        cats = [c for k, on in r.get("category", {}).items() if on and (c := _category(k))]
+        return {"id": f"bt-{i:06d}", "text": r["prompt"].strip(), "kind": "harmful" if cats else None,
+                "family": "external", "harm_categories": cats, "values": [], "response": r.get("response"),
+                "source": name}
+    # PKU-SafeRLHF: prompt + per-response harm categories; either response unsafe -> harmful
+    cats = sorted({c for key in ("response_0_harm_category", "response_1_harm_category")
+                   for k, on in (r.get(key) or {}).items() if on and (c := _category(k))})
+    unsafe = not (r.get("is_response_0_safe", True) and r.get("is_response_1_safe", True))
+    return {"id": f"pku-{i:06d}", "text": r["prompt"].strip(), "kind": "harmful" if unsafe else None,
+            "family": "external", "harm_categories": cats, "values": [], "source": name}
