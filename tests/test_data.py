@@ -1,5 +1,6 @@
 import json
 
+import pandas as pd
 import pytest
 
 from valuelab import data as D
@@ -125,7 +126,7 @@ def test_external_sources_from_local_files():
     assert len(bt) == 2  # the repeated prompt is kept once
     assert bt.loc[1, "harm_categories"] == ["non-violent unethical behavior", "privacy violation"]
     pku = D.load_external("pku-saferlhf", data_files=[FIXTURES / "pku_saferlhf.jsonl"])
-    assert pku["kind"].tolist() == ["harmful", None]
+    assert pku["kind"].iloc[0] == "harmful" and pd.isna(pku["kind"].iloc[1])
     assert pku.loc[0, "harm_categories"] == ["drug abuse, weapons, banned substance"]
     hh = D.load_external("hh-rlhf", data_files=[FIXTURES / "hh_rlhf.jsonl"], limit=1)
     assert hh["text"].tolist() == ["What's a good name for a goldfish?"]
