@@ -39,10 +39,12 @@ class FakeChat(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(b'{"error": {"message": "scripted failure"}}')
             return
-        if mode == "timeout":
+        if mode == "timeout":  # answer nothing until the client has given up
             threading.Event().wait(3)
+            return
         user = body["messages"][-1]["content"]
-        content = "not json {" if mode == "garbage" else f"echo: {user}"
+        content = "not json {" if mode == "garbage" else self.content(body) if hasattr(self, "content") \
+            else f"echo: {user}"
         out = {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
                "choices": [{"index": 0, "finish_reason": "stop",
                             "message": {"role": "assistant", "content": content}}],
@@ -58,6 +60,8 @@ class FakeChat(BaseHTTPRequestHandler):
 @pytest.fixture
 def fake_openai():
     FakeChat.script, FakeChat.seen = [], []
+    if "content" in FakeChat.__dict__:
+        del FakeChat.content
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeChat)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

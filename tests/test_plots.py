@@ -39,3 +39,28 @@ def test_target_builder_tracks_sliders():
     assert d.loc["uk", "l2"] == pytest.approx(1.0 - (-0.2383), abs=0.03)  # only power moved
     b.start.value = "ideal"  # resets the sliders
     assert list(b.vector) == [0, 0, 0, 1, 0, 1, 0, 1, 1, 1]
+
+
+def test_review_widget_saves_each_decision_and_resumes(tmp_path):
+    import pandas as pd
+
+    from valuelab.annotate import LexiconAnnotator, _read_lines
+
+    dialogues = pd.DataFrame({"id": ["a", "b", "c"], "prompt": ["p1", "p2", "p3"],
+                              "response": ["We should protect nature and equality.", "ok", "fine"]})
+    suggestions = LexiconAnnotator().annotate(dialogues)
+    out = tmp_path / "review.jsonl"
+    r = widgets.ReviewWidget(dialogues, out, suggestions=suggestions, annotator="me")
+    assert r.current == "a" and r.labels["universalism"] == suggestions.loc[0, "universalism"]
+    r.toggles[5].value = 1  # security +1
+    r.save()
+    assert _read_lines(out)[0]["labels"]["security"] == 1 and r.current == "b"
+    r.quick.value = "-0000000+0"  # keyboard entry saves and advances
+    saved = _read_lines(out)
+    assert [s["id"] for s in saved] == ["a", "b"] and saved[1]["labels"]["self-direction"] == -1
+    r.quick.value = "bad"
+    assert "quick entry needs 10 characters" in r.header.value and r.current == "c"
+    again = widgets.ReviewWidget(dialogues, out)  # a new session resumes at c
+    assert again.current == "c" and again.queue == ["c"]
+    again.save()
+    assert "All 1 dialogues reviewed" in again.header.value

@@ -58,3 +58,102 @@ class TargetBuilder(w.VBox):
 
 def target_builder(start: str = "ideal") -> TargetBuilder:
     return TargetBuilder(start)
+
+
+class ReviewWidget(w.VBox):
+    """People decide labels: one dialogue at a time, ten three-way toggles prefilled from any
+    annotator's suggestion; every decision is appended to ``out`` (JSONL) at once, and a new
+    widget on the same file resumes after the last saved dialogue.
+
+    Keyboard: Tab through the toggles, or type ten characters in the quick-entry box — one per
+    value in FULCRA order, ``+`` / ``0`` / ``-`` — and press Enter to save and move on.
+
+        >>> review = ReviewWidget(dialogues, "runs/review.jsonl", suggestions=lexicon_labels)
+    """
+
+    CODES = {"+": 1, "0": 0, "-": -1}
+
+    def __init__(self, dialogues: pd.DataFrame, out, suggestions: pd.DataFrame | None = None,
+                 annotator: str = "reviewer"):
+        from pathlib import Path
+
+        from valuelab.annotate import _read_lines
+
+        self.out, self.annotator = Path(out), annotator
+        self.dialogues = dialogues.set_index("id", drop=False)
+        self.suggestions = suggestions.set_index("id") if suggestions is not None else None
+        saved = {r["id"] for r in _read_lines(self.out)}
+        self.queue = [i for i in dialogues["id"] if i not in saved]
+        self.position = 0
+        self.header, self.text = w.HTML(), w.HTML()
+        self.toggles = [w.ToggleButtons(options=[("−1", -1), ("0", 0), ("+1", 1)], value=0,
+                                        description=v.abbr, tooltips=[f"violates {v}", "no connection",
+                                                                      f"upholds {v}"],
+                                        style={"button_width": "48px"}) for v in VALUES]
+        self.quick = w.Text(placeholder="e.g. 00000+0++0 then Enter", description="quick",
+                            continuous_update=False)
+        self.quick.observe(self._on_quick, "value")
+        self.save_button = w.Button(description="Save & next", button_style="success")
+        self.save_button.on_click(lambda _: self.save())
+        self.skip_button = w.Button(description="Skip")
+        self.skip_button.on_click(lambda _: self._advance())
+        super().__init__([self.header, self.text, w.HBox([w.VBox(self.toggles[:5]), w.VBox(self.toggles[5:])]),
+                          self.quick, w.HBox([self.save_button, self.skip_button])])
+        self._show()
+
+    @property
+    def current(self) -> str | None:
+        return self.queue[self.position] if self.position < len(self.queue) else None
+
+    @property
+    def labels(self) -> dict[str, int]:
+        return {str(v): t.value for v, t in zip(VALUES, self.toggles)}
+
+    def set_labels(self, code: str) -> None:
+        """Set the toggles from ten characters of ``+``, ``0``, ``-`` (FULCRA order)."""
+        code = code.strip()
+        if len(code) != len(VALUES) or set(code) - set(self.CODES):
+            raise ValueError(f"quick entry needs 10 characters of + 0 -, got {code!r}")
+        for t, c in zip(self.toggles, code):
+            t.value = self.CODES[c]
+
+    def save(self) -> None:
+        """Append the current decision to the output file, then show the next dialogue."""
+        from valuelab.annotate import _append_line
+
+        if self.current is None:
+            return
+        _append_line(self.out, {"id": self.current, "labels": self.labels, "items": [],
+                                "annotator": self.annotator})
+        self._advance()
+
+    def _on_quick(self, change):
+        if not change["new"]:
+            return
+        try:
+            self.set_labels(change["new"])
+        except ValueError as e:
+            self.header.value = f"<b style='color:#b00'>{e}</b>"
+            return
+        self.quick.value = ""
+        self.save()
+
+    def _advance(self):
+        self.position += 1
+        self._show()
+
+    def _show(self):
+        import html
+
+        i = self.current
+        if i is None:
+            self.header.value = f"<b>All {len(self.queue)} dialogues reviewed.</b> Saved in {self.out}."
+            self.text.value = ""
+            return
+        row = self.dialogues.loc[i]
+        self.header.value = f"<b>{self.position + 1} / {len(self.queue)}</b> · <code>{html.escape(i)}</code>"
+        self.text.value = (f"<p><b>Human:</b> {html.escape(row['prompt'])}</p>"
+                           f"<p><b>Assistant:</b> {html.escape(row['response'])}</p>")
+        suggested = self.suggestions.loc[i] if self.suggestions is not None and i in self.suggestions.index else None
+        for v, t in zip(VALUES, self.toggles):
+            t.value = int(suggested[v]) if suggested is not None else 0
