@@ -107,3 +107,28 @@ def test_agreement_statistics():
     assert cm.loc[1, -1] + cm.loc[0, -1] == 5 and cm.to_numpy().sum() == 30
     with pytest.raises(ValueError, match="no dialogue ids in common"):
         A.agreement(a, b.assign(id="zz"))
+
+
+def test_cli_annotate_lexicon_and_llm(tmp_path, fake_openai, monkeypatch):
+    import subprocess
+    import sys
+
+    from tests.conftest import FIXTURES
+
+    out = tmp_path / "lex.jsonl"
+    r = subprocess.run([sys.executable, "-m", "valuelab.cli", "annotate", "--in", str(FIXTURES / "fulcra_sample.jsonl"),
+                        "--out", str(out), "--annotator", "lexicon"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert len(lines) == 3 and set(lines[0]["labels"]) == set(NAMES)
+    url, server = fake_openai
+    monkeypatch.setattr(server, "content", staticmethod(lambda body: json.dumps(_reply({"security": 1}))),
+                        raising=False)
+    monkeypatch.setenv("VALUELAB_ANNOTATOR_BASE_URL", url)
+    from valuelab.cli import main
+
+    src = tmp_path / "d.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in DIALOGUES.to_dict("records")))
+    assert main(["annotate", "--in", str(src), "--out", str(tmp_path / "llm.jsonl"), "--model", "m"]) == 0
+    got = [json.loads(x) for x in (tmp_path / "llm.jsonl").read_text().splitlines()]
+    assert [g["labels"]["security"] for g in got] == [1, 1, 1] and got[0]["annotator"] == "llm:m"

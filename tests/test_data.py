@@ -3,6 +3,7 @@ import json
 import pandas as pd
 import pytest
 
+from tests.conftest import FIXTURES
 from valuelab import data as D
 from valuelab.values import NAMES
 
@@ -81,9 +82,6 @@ def test_load_dialogues(tmp_path):
     _write(run / "shard-00002.jsonl", [{"id": "a", "prompt": "p", "response": "r"}])
     with pytest.raises(ValueError, match="duplicate dialogue id 'a'"):
         D.load_dialogues(tmp_path)
-
-
-FIXTURES = __import__("pathlib").Path(__file__).parent / "fixtures"
 
 
 def test_fulcra_read_repairs_and_round_trips(tmp_path):

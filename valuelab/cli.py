@@ -3,6 +3,7 @@
     $ valuelab targets                     # the named targets as a table
     $ valuelab targets ideal               # one target vector
     $ valuelab generate --prompts data/prompts --out runs/gen --persona power+ --n 2
+    $ valuelab annotate --in dialogues.jsonl --out labels.jsonl --annotator llm
     $ valuelab workbook --profile classroom --out runs/workbook
 """
 from __future__ import annotations
@@ -39,6 +40,34 @@ def _generate(args):
     print(f"{len(df)} responses in {args.out}")
 
 
+def _annotate(args):
+    import pandas as pd
+
+    from valuelab.annotate import LexiconAnnotator, LLMAnnotator
+    from valuelab.data import read_fulcra, read_jsonl, write_jsonl_atomic
+
+    path = args.input
+    rows = read_jsonl(path)
+    if rows and "dialogue" in rows[0]:
+        df = read_fulcra(path)
+    else:
+        df = pd.DataFrame(rows)
+        if not {"id", "prompt", "response"} <= set(df.columns):
+            raise ValueError(f"{path}: lines need id, prompt and response (or a FULCRA 'dialogue')")
+    if args.annotator == "lexicon":
+        labels = LexiconAnnotator().annotate(df)
+    else:
+        labels = LLMAnnotator(model=args.model, cache=args.cache or f"{args.out}.cache.jsonl").annotate(df)
+    from valuelab.values import NAMES
+
+    write_jsonl_atomic(args.out, [{"id": r["id"], "labels": {v: int(r[v]) for v in NAMES},
+                                   "items": list(r["items"]), "annotator": r["annotator"]}
+                                  for r in labels.to_dict("records")])
+    missing = len(df) - len(labels)
+    print(f"{len(labels)} dialogues labelled into {args.out}" +
+          (f"; {missing} quarantined (see the .quarantine.jsonl beside the cache)" if missing else ""))
+
+
 def _workbook(args):
     from valuelab.workbook import run_all
 
@@ -68,6 +97,15 @@ def main(argv=None):
     g.add_argument("--limit", type=int, default=None, help="only the first N prompts")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.set_defaults(func=_generate)
+
+    a = sub.add_parser("annotate", help="label dialogues with the value guideline")
+    a.add_argument("--in", dest="input", required=True, help="JSONL: id, prompt, response (or FULCRA dialogue)")
+    a.add_argument("--out", required=True, help="JSONL of labels (id, labels, items, annotator)")
+    a.add_argument("--annotator", default="llm", choices=["llm", "lexicon"],
+                   help="llm: the OpenAI-compatible endpoint in VALUELAB_ANNOTATOR_BASE_URL; lexicon: pyvalues")
+    a.add_argument("--model", default=None, help="the endpoint's model (default $VALUELAB_ANNOTATOR_MODEL)")
+    a.add_argument("--cache", default=None, help="resumable cache (default OUT.cache.jsonl)")
+    a.set_defaults(func=_annotate)
 
     w = sub.add_parser("workbook", help="execute the notebooks with papermill")
     w.add_argument("--profile", default="classroom", help="smoke | classroom | full")

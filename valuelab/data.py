@@ -8,8 +8,10 @@
 Schemas (one row per record; JSONL on disk, DataFrames in memory):
 - prompt:   id, text, kind (harmful | benign | value-dilemma), family, harm_categories (list),
             values (list), stance, heldout (bool: the workplace-manipulation family)
-- dialogue: id, prompt_id, prompt, response, sample, model, backend, persona, system_prompt,
-            temperature, top_p, max_new_tokens, seed, row_seed, n_tokens, finish_reason
+- dialogue: id, prompt_id, prompt, response, sample, model, backend, engine, persona,
+            system_prompt, temperature, top_p, max_new_tokens, seed, row_seed, n_tokens, finish_reason
+- annotation: id (a dialogue's), labels {value: -1|0|+1 for all 10}, items, annotator
+- dataset: a dialogue + its kind / family / harm_categories + split + one int column per value
 Paths are anchored to the repository (``DATA``), never to the working directory.
 """
 from __future__ import annotations
@@ -28,6 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
 PROMPTS = DATA / "prompts"
 DIALOGUES = DATA / "dialogues"
+ANNOTATIONS = DATA / "annotations"
+SPLITS = ("train", "validation", "test", "heldout")
 
 KINDS = ("harmful", "benign", "value-dilemma")
 HARM_CATEGORIES = (
@@ -297,3 +301,54 @@ def dialogue_summary(dialogues: pd.DataFrame, prompts: pd.DataFrame | None = Non
     out["length"] = df["words"].describe(percentiles=[0.1, 0.5, 0.9]).round(1).to_frame("response words")
     out["finish"] = df["finish_reason"].value_counts().to_frame("dialogues")
     return out
+
+
+# --- annotations and the dataset ------------------------------------------------------------
+def load_annotations(which: str = "primary", path=ANNOTATIONS) -> pd.DataFrame:
+    """Annotations under ``data/annotations/<which>/`` as id + one int column per value + items,
+    annotator (``which``: ``primary`` or ``second``, the independent double annotation)."""
+    files = sorted((Path(path) / which).glob("*.jsonl"))
+    if not files:
+        raise FileNotFoundError(f"no annotation files in {Path(path) / which}")
+    rows = [r for f in files for r in read_jsonl(f)]
+    df = pd.DataFrame([{"id": r["id"], **{v: int(r["labels"][v]) for v in NAMES},
+                        "items": r.get("items", []), "annotator": r.get("annotator")} for r in rows])
+    if df["id"].duplicated().any():
+        raise ValueError(f"{which}: dialogue {df['id'][df['id'].duplicated()].iloc[0]!r} annotated twice")
+    return df
+
+
+def prompt_splits(prompts: pd.DataFrame, fractions=(0.8, 0.1, 0.1)) -> dict[str, str]:
+    """Each prompt's fixed split, stratified by kind: within each kind, prompts ordered by a hash
+    of their id, the first 80% train, 10% validation, 10% test. The workplace-manipulation family
+    is its own ``heldout`` split. Splitting prompts (not dialogues) keeps every response to one
+    prompt in one split, so no prompt leaks from training into evaluation."""
+    import hashlib
+
+    out = {}
+    for _, group in prompts[~prompts["heldout"]].groupby("kind"):
+        ids = sorted(group["id"], key=lambda i: hashlib.sha256(i.encode()).hexdigest())
+        cut1, cut2 = round(len(ids) * fractions[0]), round(len(ids) * (fractions[0] + fractions[1]))
+        out.update({i: "train" if k < cut1 else "validation" if k < cut2 else "test" for k, i in enumerate(ids)})
+    out.update({i: "heldout" for i in prompts.loc[prompts["heldout"], "id"]})
+    return out
+
+
+def load_dataset(split: str | None = None, annotations: str = "primary") -> pd.DataFrame:
+    """The annotated dataset: dialogues with their labels, prompt metadata and fixed split.
+
+    Columns: id, prompt, response, split, kind, family, harm_categories, provenance (model,
+    persona, temperature, ...), one integer column per value (named as in ``values.VALUES``),
+    items, annotator. ``split``: train | validation | test | heldout | None (all).
+    """
+    if split is not None and split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; splits: {', '.join(SPLITS)}")
+    prompts = load_prompts()
+    splits = prompt_splits(prompts)
+    meta = prompts[["id", "kind", "family", "harm_categories", "heldout"]].rename(columns={"id": "prompt_id"})
+    df = load_dialogues().merge(meta, on="prompt_id", how="left", validate="many_to_one")
+    df = df.merge(load_annotations(annotations), on="id", how="inner", validate="one_to_one")
+    df["split"] = df["prompt_id"].map(splits)
+    front = ["id", "prompt", "response", "split", "kind", "family", "harm_categories"]
+    df = df[front + [c for c in df.columns if c not in front]]
+    return df if split is None else df[df["split"] == split].reset_index(drop=True)
