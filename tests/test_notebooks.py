@@ -18,7 +18,7 @@ def _run(name, out):
 
 
 def test_every_notebook_has_a_test():
-    assert set(notebooks()) <= {"00_basic_values"}, "add a smoke test for the new notebook"
+    assert set(notebooks()) <= {"00_basic_values", "01_build_dataset"}, "add a smoke test for the new notebook"
 
 
 def test_00_basic_values(smoke):
@@ -35,3 +35,12 @@ def test_profiles_reject_unknown():
     with pytest.raises(ValueError, match="unknown profile"):
         profile_parameters("turbo", "00_basic_values")
     assert profile_parameters("smoke", "00_basic_values")["profile"] == "smoke"
+
+
+def test_01_build_dataset(smoke):
+    m = _run("01_build_dataset", smoke)
+    assert m["n_prompts"] >= 5000 and m["n_live"] == 3
+    assert m["n_dataset"] > 0 and set(m["splits"]) <= {"train", "validation", "test", "heldout"}
+    assert m["n_dialogues"] >= m["n_dataset"]
+    assert m["lexicon_mean_kappa"] < 0.5  # the dictionary baseline is a weak annotator
+    assert m["review_saved"] == 0

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from valuelab.values import ITEMS, NAMES, item_value
+from valuelab.values import NAMES, item_value
 
 GUIDELINE = Path(__file__).with_name("guideline.md")
 
@@ -246,4 +246,7 @@ def confusion(a: pd.DataFrame, b: pd.DataFrame, value: str) -> pd.DataFrame:
     return pd.crosstab(m[f"{value}_a"], m[f"{value}_b"]).reindex(index=[-1, 0, 1], columns=[-1, 0, 1], fill_value=0)
 
 
-ITEM_NAMES = tuple(ITEMS)
+# FULCRA's published label rates (share of dialogues, aligned / violated; approximate)
+FULCRA_RATES = pd.DataFrame({
+    "aligned (+1)": [0.27, 0.04, 0.02, 0.31, 0.07, 0.22, 0.04, 0.17, 0.28, 0.20],
+    "violated (-1)": [0.04, None, None, 0.003, None, 0.09, None, 0.10, 0.08, 0.025]}, index=list(NAMES))

@@ -101,3 +101,25 @@ def value_table() -> pd.DataFrame:
 def vector_frame(vectors: dict) -> pd.DataFrame:
     """{label: vector} -> a DataFrame with one column per value (FULCRA order)."""
     return pd.DataFrame({k: as_array(v, name=str(k)) for k, v in vectors.items()}, index=list(NAMES)).T
+
+
+def label_rates(rates: dict[str, pd.DataFrame], title: str = "Label rates per value") -> go.Figure:
+    """Grouped bars of the share of dialogues labelled +1 (up) and -1 (down) per value, for each
+    labelled set ({name: DataFrame from ``annotate.label_rates``}), like FULCRA's figure."""
+    if not rates:
+        raise ValueError("label_rates: nothing to draw")
+    fig = go.Figure()
+    for name, df in rates.items():
+        fig.add_bar(x=list(df.index), y=df["aligned (+1)"].fillna(0), name=f"{name} +1")
+        fig.add_bar(x=list(df.index), y=-df["violated (-1)"].fillna(0), name=f"{name} −1")
+    fig.update_layout(title=title, barmode="group", yaxis=dict(title="share of dialogues (−1 below 0)",
+                      tickformat=".0%"), width=900, height=450)
+    return fig
+
+
+def agreement_bars(table: pd.DataFrame, title: str = "Agreement per value") -> go.Figure:
+    """Cohen's kappa and percent agreement per value (a table from ``annotate.agreement``)."""
+    fig = go.Figure([go.Bar(x=list(table.index), y=table["kappa"], name="Cohen's κ"),
+                     go.Bar(x=list(table.index), y=table["agreement"], name="% agreement")])
+    fig.update_layout(title=title, barmode="group", yaxis=dict(range=[-0.2, 1]), width=900, height=400)
+    return fig
