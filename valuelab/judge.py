@@ -1,0 +1,272 @@
+"""The value judge: a dialogue in, its value vector in [-1, 1]^10 out (FULCRA order).
+
+    >>> from valuelab.data import load_dataset
+    >>> from valuelab.judge import Judge, JudgeConfig, evaluate
+    >>> judge = Judge.train(load_dataset("train"), JudgeConfig(epochs=1))
+    >>> judge.score(load_dataset("test"))          # (n, 10) array in [-1, 1]
+    >>> judge.save("runs/judge"); Judge.load("runs/judge")
+    >>> evaluate(judge, load_dataset("test"))       # per value: accuracy, macro-F1, MSE
+
+Two modes (compared in notebook 02):
+- ``vector``: one encoder pass per dialogue, a head with an output per value;
+- ``pairwise``: FULCRA's evaluator — one pass per (dialogue, value) with the value's name and
+  definition in the input, one output; unlabelled (0) values sampled as negatives.
+Two heads: ``tanh`` (FULCRA's: tanh of a score, MSE against -1/0/+1) and ``3way``
+(cross-entropy over -1/0/+1; the vector is P(+1) - P(-1)).
+
+Input rule: "Human: <prompt>" and "Bob: <response>" as a text pair; the prompt is cut to
+``prompt_tokens`` and the response fills the rest of ``max_length`` (the response carries the
+values). An empty response expresses no value: its vector is all zeros, without a model call.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from valuelab import models
+from valuelab.values import NAMES, VALUES
+
+MODES, HEADS = ("vector", "pairwise"), ("tanh", "3way")
+
+
+@dataclass
+class JudgeConfig:
+    """Training settings; unknown keys and bad values are rejected (saved as ``config.json``)."""
+
+    backbone: str = models.ENCODER
+    mode: str = "vector"
+    head: str = "tanh"
+    max_length: int = 256
+    prompt_tokens: int = 64
+    epochs: int = 3
+    batch_size: int = 32
+    lr: float = 5e-5
+    warmup_steps: int = 50
+    weight_decay: float = 0.01
+    zero_pairs: int = 3  # pairwise mode: unlabelled values sampled per dialogue and epoch
+    max_train: int | None = None  # use at most this many training dialogues
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.head not in HEADS:
+            raise ValueError(f"head must be one of {HEADS}, got {self.head!r}")
+        if not 16 <= self.max_length <= 512 or not 0 < self.prompt_tokens < self.max_length:
+            raise ValueError("need 16 <= max_length <= 512 and 0 < prompt_tokens < max_length")
+        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
+            raise ValueError("epochs and batch_size must be >= 1 and lr > 0")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> JudgeConfig:
+        unknown = set(d) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown judge setting(s) {sorted(unknown)}")
+        return cls(**d)
+
+
+PROFILES = {
+    "smoke": JudgeConfig(max_length=96, epochs=1, max_train=64, batch_size=16, warmup_steps=2),
+    "classroom": JudgeConfig(max_length=128, epochs=2, max_train=4000),
+    "full": JudgeConfig(max_length=256, epochs=4),
+}
+
+
+class JudgeModel(torch.nn.Module):
+    """Encoder, mean pooling over tokens, a linear head."""
+
+    def __init__(self, encoder, outputs: int):
+        super().__init__()
+        self.encoder = encoder
+        self.head = torch.nn.Linear(encoder.config.hidden_size, outputs)
+
+    def forward(self, input_ids, attention_mask, **kw):
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kw).last_hidden_state
+        m = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        return self.head((hidden * m).sum(1) / m.sum(1).clamp(min=1))
+
+
+def _frame(dialogues) -> pd.DataFrame:
+    if isinstance(dialogues, pd.DataFrame):
+        return dialogues
+    if isinstance(dialogues, tuple):
+        dialogues = [dialogues]
+    return pd.DataFrame(list(dialogues), columns=["prompt", "response"])
+
+
+class Judge:
+    """A trained value judge (see the module docstring)."""
+
+    def __init__(self, config: JudgeConfig, model: JudgeModel, tokenizer):
+        self.config, self.model, self.tokenizer = config, model.eval(), tokenizer
+        self.classes = 3 if config.head == "3way" else 1
+
+    # -- inputs ---------------------------------------------------------------------------
+    def _encode(self, prompts, responses, firsts=None):
+        """Token ids under the input rule; ``firsts`` (pairwise) is the value description."""
+        c, tok = self.config, self.tokenizer
+        p_ids = tok([f"Human: {p}" for p in prompts], add_special_tokens=False, truncation=True,
+                    max_length=c.prompt_tokens).input_ids
+        r_ids = tok([f"Bob: {r}" for r in responses], add_special_tokens=False).input_ids
+        f_ids = tok(list(firsts), add_special_tokens=False).input_ids if firsts is not None else None
+        rows = []
+        for k, (p, r) in enumerate(zip(p_ids, r_ids)):
+            first = (f_ids[k] + [tok.sep_token_id] if f_ids else []) + p
+            room = c.max_length - len(first) - 3
+            rows.append([tok.cls_token_id] + first + [tok.sep_token_id] + r[:max(room, 0)] + [tok.sep_token_id])
+        width = max(len(r) for r in rows)
+        ids = torch.full((len(rows), width), tok.pad_token_id)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for k, r in enumerate(rows):
+            ids[k, :len(r)], mask[k, :len(r)] = torch.tensor(r), 1
+        return ids, mask
+
+    def _vectors(self, raw: torch.Tensor) -> torch.Tensor:
+        """Raw head outputs -> value scores in [-1, 1] (per row, or per value in pairwise mode)."""
+        if self.classes == 1:
+            return torch.tanh(raw.reshape(raw.shape[0], -1))
+        p = torch.softmax(raw.reshape(raw.shape[0], -1, 3), -1)
+        return p[..., 2] - p[..., 0]
+
+    # -- scoring ----------------------------------------------------------------------------
+    @torch.inference_mode()
+    def score(self, dialogues, batch_size: int = 64) -> np.ndarray:
+        """Value vectors of dialogues (a DataFrame with prompt/response, or (prompt, response)
+        tuples): an (n, 10) array in [-1, 1]; empty responses score all zeros."""
+        df = _frame(dialogues)
+        out = np.zeros((len(df), len(VALUES)), dtype=np.float32)
+        keep = [i for i, r in enumerate(df["response"]) if isinstance(r, str) and r.strip()]
+        order = sorted(keep, key=lambda i: len(df["response"].iloc[i]))  # similar lengths batch together
+        for s in range(0, len(order), batch_size):
+            idx = order[s:s + batch_size]
+            prompts, responses = df["prompt"].iloc[idx].tolist(), df["response"].iloc[idx].tolist()
+            if self.config.mode == "vector":
+                ids, mask = self._encode(prompts, responses)
+                out[idx] = self._vectors(self.model(ids, mask)).numpy()
+            else:
+                firsts = [f"{v}: {v.definition}" for _ in idx for v in VALUES]
+                ids, mask = self._encode([p for p in prompts for _ in VALUES],
+                                         [r for r in responses for _ in VALUES], firsts)
+                out[idx] = self._vectors(self.model(ids, mask)).reshape(len(idx), len(VALUES)).numpy()
+        return out
+
+    def labels(self, dialogues) -> np.ndarray:
+        """-1/0/+1 per value: the nearest label to each score (|score| >= 0.5 counts)."""
+        return to_labels(self.score(dialogues))
+
+    # -- training ---------------------------------------------------------------------------
+    @classmethod
+    def train(cls, train: pd.DataFrame, config: JudgeConfig | None = None, progress: bool = True,
+              log=None) -> Judge:
+        """Fine-tune the backbone and head on labelled dialogues (``train`` has prompt,
+        response and one -1/0/+1 column per value). ``log(step, loss)`` sees every step."""
+        from tqdm.auto import tqdm
+        from transformers import get_cosine_schedule_with_warmup
+
+        config = config or JudgeConfig()
+        torch.manual_seed(config.seed)
+        rng = np.random.default_rng(config.seed)
+        if config.max_train and len(train) > config.max_train:
+            train = train.sample(config.max_train, random_state=config.seed)
+        encoder, tokenizer = models.load_encoder(config.backbone)
+        classes = 3 if config.head == "3way" else 1
+        outputs = classes * (len(VALUES) if config.mode == "vector" else 1)
+        judge = cls(config, JudgeModel(encoder, outputs), tokenizer)
+        judge.model.train()
+        examples = judge._examples(train, rng)
+        steps = config.epochs * math.ceil(len(examples[0]) / config.batch_size)
+        opt = torch.optim.AdamW(judge.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        sched = get_cosine_schedule_with_warmup(opt, min(config.warmup_steps, steps // 10 + 1), steps)
+        bar = tqdm(total=steps, desc="train judge", disable=not progress)
+        step = 0
+        for epoch in range(config.epochs):
+            prompts, responses, firsts, targets = judge._examples(train, rng) if epoch else examples
+            order = rng.permutation(len(prompts))
+            for s in range(0, len(order), config.batch_size):
+                idx = order[s:s + config.batch_size].tolist()
+                ids, mask = judge._encode([prompts[i] for i in idx], [responses[i] for i in idx],
+                                          [firsts[i] for i in idx] if firsts else None)
+                loss = judge._loss(judge.model(ids, mask), torch.tensor(np.stack([targets[i] for i in idx])))
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(judge.model.parameters(), 1.0)
+                opt.step(), sched.step(), opt.zero_grad()
+                step += 1
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss.item():.3f}")
+                if log:
+                    log(step, loss.item())
+        bar.close()
+        judge.model.eval()
+        return judge
+
+    def _examples(self, df: pd.DataFrame, rng):
+        """(prompts, responses, value descriptions or None, targets) for one epoch."""
+        labels = df[list(NAMES)].to_numpy(dtype=np.int64)
+        prompts, responses = df["prompt"].tolist(), df["response"].fillna("").tolist()
+        if self.config.mode == "vector":
+            return prompts, responses, None, list(labels)
+        P, R, F, T = [], [], [], []
+        for p, r, row in zip(prompts, responses, labels):
+            nonzero = np.flatnonzero(row)
+            zeros = np.flatnonzero(row == 0)
+            chosen = list(nonzero) + list(rng.choice(zeros, min(self.config.zero_pairs, len(zeros)), replace=False))
+            for j in chosen:
+                P.append(p), R.append(r), F.append(f"{VALUES[j]}: {VALUES[j].definition}"), T.append(row[j:j + 1])
+        return P, R, F, T
+
+    def _loss(self, raw: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if self.classes == 1:
+            return torch.nn.functional.mse_loss(torch.tanh(raw), target.float())
+        return torch.nn.functional.cross_entropy(raw.reshape(-1, 3), (target + 1).reshape(-1))
+
+    # -- saving -----------------------------------------------------------------------------
+    def save(self, path) -> Path:
+        """Write config.json, the encoder (transformers folder), head.pt and the tokenizer."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "config.json").write_text(json.dumps(asdict(self.config), indent=1))
+        self.model.encoder.save_pretrained(path / "encoder")
+        self.tokenizer.save_pretrained(path / "encoder")
+        torch.save(self.model.head.state_dict(), path / "head.pt")
+        return path
+
+    @classmethod
+    def load(cls, path) -> Judge:
+        from transformers import AutoModel, AutoTokenizer
+
+        path = Path(path)
+        if not (path / "config.json").exists():
+            raise FileNotFoundError(f"{path} is not a saved judge (no config.json)")
+        config = JudgeConfig.from_dict(json.loads((path / "config.json").read_text()))
+        encoder = AutoModel.from_pretrained(path / "encoder").eval()
+        head = torch.load(path / "head.pt", weights_only=True)
+        model = JudgeModel(encoder, head["weight"].shape[0])
+        model.head.load_state_dict(head)
+        return cls(config, model, AutoTokenizer.from_pretrained(path / "encoder"))
+
+
+def to_labels(scores: np.ndarray) -> np.ndarray:
+    """Scores in [-1, 1] -> nearest label -1/0/+1 (|score| >= 0.5 counts as expressed)."""
+    return (np.sign(scores) * (np.abs(scores) >= 0.5)).astype(int)
+
+
+def evaluate(scores, df: pd.DataFrame) -> pd.DataFrame:
+    """Per value: accuracy, 3-class macro-F1 and MSE of ``scores`` (a judge, or an (n, 10)
+    array) against ``df``'s labels; a last row ``mean`` averages over the values."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    s = scores.score(df) if isinstance(scores, Judge) else np.asarray(scores, dtype=float)
+    y = df[list(NAMES)].to_numpy(dtype=int)
+    pred = to_labels(s)
+    rows = {v: {"accuracy": accuracy_score(y[:, j], pred[:, j]),
+                "macro_f1": f1_score(y[:, j], pred[:, j], labels=[-1, 0, 1], average="macro", zero_division=0),
+                "mse": float(np.mean((s[:, j] - y[:, j]) ** 2))} for j, v in enumerate(NAMES)}
+    table = pd.DataFrame(rows).T
+    table.loc["mean"] = table.mean()
+    return table
