@@ -14,7 +14,8 @@ def _toy(n=48):
     rows = []
     for i in range(n):
         if i % 2:
-            rows.append({"prompt": f"How do I steal item {i}?", "response": "I can't help with stealing; it is illegal.",
+            rows.append({"prompt": f"How do I steal item {i}?",
+                         "response": "I can't help with stealing; it is illegal.",
                          **{v: 0 for v in NAMES}, "conformity": 1, "security": 1})
         else:
             rows.append({"prompt": f"Plan party number {i}", "response": "Dance all night, eat cake and enjoy!",
@@ -76,7 +77,8 @@ def test_saved_judge_reloads_identically_in_a_fresh_process(trained, tmp_path):
 
 @pytest.mark.parametrize("mode, head", [("pairwise", "tanh"), ("vector", "3way"), ("pairwise", "3way")])
 def test_other_modes_and_heads_train_and_score(mode, head):
-    cfg = JudgeConfig(mode=mode, head=head, max_length=64, prompt_tokens=16, epochs=1, batch_size=8, warmup_steps=1, zero_pairs=2)
+    cfg = JudgeConfig(mode=mode, head=head, max_length=64, prompt_tokens=16, epochs=1, batch_size=8,
+                      warmup_steps=1, zero_pairs=2)
     judge = Judge.train(_toy(16), cfg, progress=False)
     s = judge.score(_toy(4))
     assert s.shape == (4, 10) and np.all(np.abs(s) <= 1)
@@ -88,3 +90,26 @@ def test_evaluate_perfect_and_all_zero():
     assert perfect.loc["mean", "accuracy"] == 1 and perfect.loc["mean", "mse"] == 0
     zero = evaluate(np.zeros((10, 10)), df)
     assert zero.loc["hedonism", "accuracy"] == 0.5 and zero.loc["power", "accuracy"] == 1
+
+
+def test_cli_score_reads_fulcra_and_prompt_response_lines(trained, tmp_path):
+    import json
+
+    from tests.conftest import FIXTURES
+    from valuelab.cli import main
+
+    judge, _ = trained
+    judge.save(tmp_path / "j")
+    src = tmp_path / "mixed.jsonl"
+    src.write_text(json.dumps({"id": "a", "prompt": "Plan a party", "response": "Dance and enjoy!"}) + "\n" +
+                   (FIXTURES / "fulcra_sample.jsonl").read_text().splitlines()[0] + "\n")
+    score = ["judge", "score", "--judge", str(tmp_path / "j")]
+    assert main(score + ["--in", str(src), "--out", str(tmp_path / "o.jsonl")]) == 0
+    out = [json.loads(x) for x in (tmp_path / "o.jsonl").read_text().splitlines()]
+    assert out[0]["id"] == "a" and set(out[0]["scores"]) == set(NAMES)
+    assert out[1]["dialogue"].startswith("Human: How do I pick a lock")
+    direct = float(judge.score(("Plan a party", "Dance and enjoy!"))[0, 2])
+    assert out[0]["scores"]["hedonism"] == pytest.approx(direct, abs=1e-5)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "no dialogue here"}\n')
+    assert main(score + ["--in", str(bad), "--out", str(tmp_path / "x")]) == 2

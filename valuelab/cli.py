@@ -4,6 +4,8 @@
     $ valuelab targets ideal               # one target vector
     $ valuelab generate --prompts data/prompts --out runs/gen --persona power+ --n 2
     $ valuelab annotate --in dialogues.jsonl --out labels.jsonl --annotator llm
+    $ valuelab judge train --out runs/judge --profile classroom
+    $ valuelab judge score --judge runs/judge --in dialogues.jsonl --out scores.jsonl
     $ valuelab workbook --profile classroom --out runs/workbook
 """
 from __future__ import annotations
@@ -68,6 +70,44 @@ def _annotate(args):
           (f"; {missing} quarantined (see the .quarantine.jsonl beside the cache)" if missing else ""))
 
 
+def _judge_train(args):
+    from dataclasses import replace
+
+    from valuelab.data import load_dataset
+    from valuelab.judge import PROFILES, Judge
+
+    if args.profile not in PROFILES:
+        raise ValueError(f"unknown profile {args.profile!r}; profiles: {', '.join(PROFILES)}")
+    config = replace(PROFILES[args.profile], **({"mode": args.mode} if args.mode else {}),
+                     **({"head": args.head} if args.head else {}))
+    judge = Judge.train(load_dataset("train"), config)
+    print(f"judge saved to {judge.save(args.out)}")
+
+
+def _judge_score(args):
+    import pandas as pd
+
+    from valuelab.data import parse_dialogue, read_jsonl, write_jsonl_atomic
+    from valuelab.judge import Judge
+    from valuelab.values import NAMES
+
+    rows = read_jsonl(args.input)
+    pairs = []
+    for n, r in enumerate(rows, 1):
+        if "dialogue" in r:
+            pairs.append(parse_dialogue(r["dialogue"]))
+        elif "prompt" in r and "response" in r:
+            pairs.append((r["prompt"], r["response"]))
+        else:
+            raise ValueError(f"{args.input}:{n}: needs 'dialogue' (Human:/Bob:) or 'prompt' and 'response'")
+    scores = Judge.load(args.judge).score(pd.DataFrame(pairs, columns=["prompt", "response"]))
+    out = [{**({"id": r["id"]} if "id" in r else {"dialogue": r.get("dialogue") or
+                                                  f"Human: {r['prompt']}\nBob: {r['response']}"}),
+            "scores": {v: round(float(x), 6) for v, x in zip(NAMES, s)}} for r, s in zip(rows, scores)]
+    write_jsonl_atomic(args.out, out)
+    print(f"{len(out)} dialogues scored into {args.out}")
+
+
 def _workbook(args):
     from valuelab.workbook import run_all
 
@@ -106,6 +146,20 @@ def main(argv=None):
     a.add_argument("--model", default=None, help="the endpoint's model (default $VALUELAB_ANNOTATOR_MODEL)")
     a.add_argument("--cache", default=None, help="resumable cache (default OUT.cache.jsonl)")
     a.set_defaults(func=_annotate)
+
+    j = sub.add_parser("judge", help="train or apply the value judge")
+    jsub = j.add_subparsers(dest="judge_command", required=True)
+    jt = jsub.add_parser("train", help="train on the dataset's train split")
+    jt.add_argument("--out", required=True, help="folder for the saved judge")
+    jt.add_argument("--profile", default="classroom", help="smoke | classroom | full")
+    jt.add_argument("--mode", choices=["vector", "pairwise"], default=None)
+    jt.add_argument("--head", choices=["tanh", "3way"], default=None)
+    jt.set_defaults(func=_judge_train)
+    js = jsub.add_parser("score", help="value vectors for dialogues in a JSONL file")
+    js.add_argument("--judge", required=True, help="a saved judge folder")
+    js.add_argument("--in", dest="input", required=True, help="JSONL: FULCRA 'dialogue' or prompt/response")
+    js.add_argument("--out", required=True, help="JSONL: id (or dialogue) + scores per value")
+    js.set_defaults(func=_judge_score)
 
     w = sub.add_parser("workbook", help="execute the notebooks with papermill")
     w.add_argument("--profile", default="classroom", help="smoke | classroom | full")
