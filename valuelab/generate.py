@@ -24,7 +24,6 @@ Backends share one interface, ``complete(requests, sampling) -> completions``:
 """
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import os
@@ -114,7 +113,7 @@ class TransformersBackend:
         self.name, self.engine, self.batch_size = model, engine, batch_size
         self.bf16 = bf16 and engine == "fast"
         self.model, self.tokenizer = models.load_chat_model(model)
-        self.decoder = _bf16_linears(self.model) if self.bf16 else self.model
+        self.decoder = models.bf16_linears(self.model) if self.bf16 else self.model
         ids = self.model.generation_config.eos_token_id
         self.eos = set(ids if isinstance(ids, list) else [ids]) | {self.tokenizer.eos_token_id}
 
@@ -198,34 +197,6 @@ class TransformersBackend:
                                   position_ids=pos, past_key_values=cache, use_cache=True).logits[:, -1]
             pos = pos + 1
         return out
-
-
-class BF16Linear(torch.nn.Module):
-    """A linear layer that multiplies in bfloat16 (weights stored in bf16) and returns float32.
-
-    Only the matrix products change precision; norms, attention, the KV cache and sampling stay
-    in float32. On CPUs with AVX512-BF16 this roughly halves the cost of the products, and
-    SmolLM2's greedy outputs stay nearly identical (int8 dynamic quantisation was tried and
-    visibly degraded this 135M model's text; bench/generate.py reports the log-likelihoods).
-    """
-
-    def __init__(self, linear: torch.nn.Linear):
-        super().__init__()
-        self.register_buffer("weight", linear.weight.detach().to(torch.bfloat16))
-        self.register_buffer("bias", None if linear.bias is None else linear.bias.detach().to(torch.bfloat16))
-
-    def forward(self, x):
-        return torch.nn.functional.linear(x.to(torch.bfloat16), self.weight, self.bias).to(x.dtype)
-
-
-def _bf16_linears(model):
-    """A copy of ``model`` whose nn.Linear layers (lm_head included) multiply in bfloat16."""
-    model = copy.deepcopy(model)
-    for module in list(model.modules()):
-        for name, child in list(module.named_children()):
-            if isinstance(child, torch.nn.Linear):
-                setattr(module, name, BF16Linear(child))
-    return model
 
 
 def _sample(logits, generators, s: Sampling, k: int = 64):

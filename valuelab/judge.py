@@ -103,9 +103,11 @@ def _frame(dialogues) -> pd.DataFrame:
 class Judge:
     """A trained value judge (see the module docstring)."""
 
-    def __init__(self, config: JudgeConfig, model: JudgeModel, tokenizer):
+    def __init__(self, config: JudgeConfig, model: JudgeModel, tokenizer, bf16: bool = True):
         self.config, self.model, self.tokenizer = config, model.eval(), tokenizer
         self.classes = 3 if config.head == "3way" else 1
+        self.bf16 = bf16  # score with bfloat16 matrix products (bench/judge.py checks the error)
+        self._scorer = None
 
     # -- inputs ---------------------------------------------------------------------------
     def _encode(self, prompts, responses, firsts=None):
@@ -141,6 +143,10 @@ class Judge:
         tuples): an (n, 10) array in [-1, 1]; empty responses score all zeros."""
         df = _frame(dialogues)
         out = np.zeros((len(df), len(VALUES)), dtype=np.float32)
+        if self._scorer is None:  # built lazily, and again after training
+            self._scorer = models.bf16_linears(self.model) if self.bf16 else self.model
+        model = self._scorer
+        torch.set_flush_denormal(True)
         keep = [i for i, r in enumerate(df["response"]) if isinstance(r, str) and r.strip()]
         order = sorted(keep, key=lambda i: len(df["response"].iloc[i]))  # similar lengths batch together
         for s in range(0, len(order), batch_size):
@@ -148,12 +154,13 @@ class Judge:
             prompts, responses = df["prompt"].iloc[idx].tolist(), df["response"].iloc[idx].tolist()
             if self.config.mode == "vector":
                 ids, mask = self._encode(prompts, responses)
-                out[idx] = self._vectors(self.model(ids, mask)).numpy()
+                out[idx] = self._vectors(model(ids, mask)).float().numpy()
             else:
                 firsts = [f"{v}: {v.definition}" for _ in idx for v in VALUES]
                 ids, mask = self._encode([p for p in prompts for _ in VALUES],
                                          [r for r in responses for _ in VALUES], firsts)
-                out[idx] = self._vectors(self.model(ids, mask)).reshape(len(idx), len(VALUES)).numpy()
+                out[idx] = self._vectors(model(ids, mask)).reshape(len(idx), len(VALUES)).float().numpy()
+        torch.set_flush_denormal(False)
         return out
 
     def labels(self, dialogues) -> np.ndarray:
@@ -203,6 +210,7 @@ class Judge:
                     log(step, loss.item())
         bar.close()
         judge.model.eval()
+        judge._scorer = None
         return judge
 
     def _examples(self, df: pd.DataFrame, rng):
@@ -237,7 +245,7 @@ class Judge:
         return path
 
     @classmethod
-    def load(cls, path) -> Judge:
+    def load(cls, path, bf16: bool = True) -> Judge:
         from transformers import AutoModel, AutoTokenizer
 
         path = Path(path)
@@ -248,7 +256,7 @@ class Judge:
         head = torch.load(path / "head.pt", weights_only=True)
         model = JudgeModel(encoder, head["weight"].shape[0])
         model.head.load_state_dict(head)
-        return cls(config, model, AutoTokenizer.from_pretrained(path / "encoder"))
+        return cls(config, model, AutoTokenizer.from_pretrained(path / "encoder"), bf16=bf16)
 
 
 def to_labels(scores: np.ndarray) -> np.ndarray:
