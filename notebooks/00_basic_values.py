@@ -27,7 +27,7 @@ workbook.setup()
 
 # %% tags=["parameters"]
 profile: str = "classroom"  # parameter profile (notebooks/profiles.toml)
-record_path: str = ""  # where to write this notebook's metrics (JSON); "" = nowhere
+record_path: str = ""  # file for this notebook's metrics as JSON (empty: not written)
 compare: str = "ideal,security-conformity,uk,netherlands,france,ess-france,ess-germany"  # targets to compare
 builder_start: str = "ideal"  # the target the builder's sliders start from
 

@@ -29,11 +29,11 @@ workbook.setup()
 
 # %% tags=["parameters"]
 profile: str = "classroom"  # parameter profile (notebooks/profiles.toml)
-record_path: str = ""  # where to write this notebook's metrics (JSON); "" = nowhere
+record_path: str = ""  # file for this notebook's metrics as JSON (empty: not written)
 model: str = "smollm2-135m-instruct"  # chat model for the live generation
 n_live: int = 8  # prompts to answer live
 max_new_tokens: int = 64  # length limit of the live responses
-annotator_model: str = ""  # LLM annotator model; needs VALUELAB_ANNOTATOR_BASE_URL set, "" = skip
+annotator_model: str = ""  # LLM annotator model, with VALUELAB_ANNOTATOR_BASE_URL set (empty: skip)
 review_path: str = "../runs/review/01_review.jsonl"  # where the review widget saves decisions
 
 # %%

@@ -18,7 +18,8 @@ def _run(name, out):
 
 
 def test_every_notebook_has_a_test():
-    assert set(notebooks()) <= {"00_basic_values", "01_build_dataset"}, "add a smoke test for the new notebook"
+    tested = {"00_basic_values", "01_build_dataset", "02_train_judge"}
+    assert set(notebooks()) <= tested, "add a smoke test for the new notebook"
 
 
 def test_00_basic_values(smoke):
@@ -44,3 +45,12 @@ def test_01_build_dataset(smoke):
     assert m["n_dialogues"] >= m["n_dataset"]
     assert m["lexicon_mean_kappa"] < 0.5  # the dictionary baseline is a weak annotator
     assert m["review_saved"] == 0
+
+
+def test_02_train_judge(smoke):
+    m = _run("02_train_judge", smoke)
+    assert m["n_train"] > 0 and m["n_test"] > 0
+    assert m["final_loss"] < m["first_loss"]  # training moved the loss
+    assert 0 <= m["test_macro_f1"] <= 1 and set(m["baseline_macro_f1"]) == {"all-zero", "lexicon", "embedding LR"}
+    assert set(m["modes_macro_f1"]) == {"vector", "pairwise"}
+    assert m["fulcra_macro_f1"] is None or 0 <= m["fulcra_macro_f1"] <= 1

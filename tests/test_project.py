@@ -74,3 +74,13 @@ def test_console_command_installed():
     assert "ess-sweden" in r.stdout and "ideal" in r.stdout
     r = subprocess.run([sys.executable, "-m", "valuelab.cli", "targets", "utopia"], capture_output=True, text=True)
     assert r.returncode == 2 and "unknown target" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_every_parameter_has_a_type_and_a_comment():
+    import papermill as pm
+
+    for name in notebooks():
+        params = pm.inspect_notebook(str(NOTEBOOKS / f"{name}.ipynb"))
+        for p, info in params.items():
+            assert info["inferred_type_name"] != "None", f"{name}: parameter {p} needs a type"
+            assert info["help"], f"{name}: parameter {p} needs a one-line comment"

@@ -72,7 +72,7 @@ class JudgeConfig:
 
 
 PROFILES = {
-    "smoke": JudgeConfig(max_length=96, epochs=1, max_train=64, batch_size=16, warmup_steps=2),
+    "smoke": JudgeConfig(max_length=96, epochs=2, max_train=128, batch_size=16, lr=1e-4, warmup_steps=2),
     "classroom": JudgeConfig(max_length=128, epochs=2, max_train=4000),
     "full": JudgeConfig(max_length=256, epochs=4),
 }
@@ -278,3 +278,69 @@ def evaluate(scores, df: pd.DataFrame) -> pd.DataFrame:
     table = pd.DataFrame(rows).T
     table.loc["mean"] = table.mean()
     return table
+
+
+# --- baselines ------------------------------------------------------------------------------
+@torch.inference_mode()
+def embed(dialogues, backbone: str = models.ENCODER, batch_size: int = 64, max_length: int = 128) -> np.ndarray:
+    """Frozen mean-pooled encoder embeddings of "Human: ... / Bob: ..." pairs (for baselines)."""
+    df = _frame(dialogues)
+    encoder, tok = models.load_encoder(backbone)
+    out = []
+    for s in range(0, len(df), batch_size):
+        part = df.iloc[s:s + batch_size]
+        enc = tok([f"Human: {p}" for p in part["prompt"]], [f"Bob: {r}" for r in part["response"].fillna("")],
+                  padding=True, truncation="longest_first", max_length=max_length, return_tensors="pt")
+        h = encoder(**enc).last_hidden_state
+        m = enc["attention_mask"].unsqueeze(-1).float()
+        out.append(((h * m).sum(1) / m.sum(1)).numpy())
+    return np.concatenate(out) if out else np.zeros((0, encoder.config.hidden_size))
+
+
+class EmbeddingLogistic:
+    """Baseline: one logistic regression per value (-1/0/+1) on frozen embeddings; its vector is
+    P(+1) - P(-1)."""
+
+    def __init__(self, train: pd.DataFrame, embeddings: np.ndarray | None = None):
+        from sklearn.linear_model import LogisticRegression
+
+        X = embed(train) if embeddings is None else embeddings
+        self.models = {}
+        for v in NAMES:
+            y = train[v].to_numpy()
+            self.models[v] = LogisticRegression(max_iter=2000, class_weight="balanced").fit(X, y) \
+                if len(set(y)) > 1 else int(y[0])
+
+    def score(self, dialogues, embeddings: np.ndarray | None = None) -> np.ndarray:
+        X = embed(dialogues) if embeddings is None else embeddings
+        out = np.zeros((len(X), len(NAMES)))
+        for j, v in enumerate(NAMES):
+            m = self.models[v]
+            if isinstance(m, int):
+                out[:, j] = m
+                continue
+            p = dict(zip(m.classes_, m.predict_proba(X).T))
+            out[:, j] = p.get(1, 0) - p.get(-1, 0)
+        return out
+
+
+def compare(scorers: dict, df: pd.DataFrame, metric: str = "macro_f1") -> pd.DataFrame:
+    """One ``metric`` per value (rows) for several scorers (columns): each a Judge, an (n, 10)
+    array, or a callable returning one; plus the ``mean`` row."""
+    cols = {}
+    for name, s in scorers.items():
+        scores = s(df) if callable(s) and not isinstance(s, Judge) else s
+        cols[name] = evaluate(scores, df)[metric]
+    return pd.DataFrame(cols)
+
+
+def calibration_curve(scores: np.ndarray, df: pd.DataFrame, bins: int = 10) -> pd.DataFrame:
+    """Mean true label per bin of predicted score, over all (dialogue, value) pairs."""
+    s = np.asarray(scores, dtype=float).ravel()
+    y = df[list(NAMES)].to_numpy(dtype=float).ravel()
+    edges = np.linspace(-1, 1, bins + 1)
+    which = np.clip(np.digitize(s, edges) - 1, 0, bins - 1)
+    rows = [{"bin_centre": (edges[b] + edges[b + 1]) / 2, "mean_score": s[which == b].mean(),
+             "mean_label": y[which == b].mean(), "n": int((which == b).sum())}
+            for b in range(bins) if (which == b).any()]
+    return pd.DataFrame(rows)

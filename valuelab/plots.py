@@ -123,3 +123,34 @@ def agreement_bars(table: pd.DataFrame, title: str = "Agreement per value") -> g
                      go.Bar(x=list(table.index), y=table["agreement"], name="% agreement")])
     fig.update_layout(title=title, barmode="group", yaxis=dict(range=[-0.2, 1]), width=900, height=400)
     return fig
+
+
+def confusion_grid(y_true, y_pred, title: str = "Confusion per value (rows: annotated, columns: judged)"):
+    """A 2 x 5 grid of 3x3 confusion heatmaps (-1/0/+1), one per value."""
+    from plotly.subplots import make_subplots
+    from sklearn.metrics import confusion_matrix
+
+    y_true, y_pred = np.asarray(y_true, dtype=int), np.asarray(y_pred, dtype=int)
+    if y_true.shape != y_pred.shape or y_true.ndim != 2 or y_true.shape[1] != len(VALUES):
+        raise ValueError(f"confusion_grid needs two (n, 10) label arrays, got {y_true.shape} and {y_pred.shape}")
+    fig = make_subplots(rows=2, cols=5, subplot_titles=[str(v) for v in VALUES])
+    labels = ["−1", "0", "+1"]
+    for j in range(len(VALUES)):
+        cm = confusion_matrix(y_true[:, j], y_pred[:, j], labels=[-1, 0, 1])
+        fig.add_trace(go.Heatmap(z=cm, x=labels, y=labels, text=cm, texttemplate="%{text}", showscale=False,
+                                 colorscale="Blues"), row=j // 5 + 1, col=j % 5 + 1)
+    fig.update_yaxes(autorange="reversed")
+    fig.update_layout(title=title, width=1100, height=520)
+    return fig
+
+
+def calibration(curves: dict[str, pd.DataFrame], title: str = "Calibration: mean label per score bin"):
+    """Reliability curves ({name: judge.calibration_curve(...)}) against the diagonal."""
+    fig = go.Figure(go.Scatter(x=[-1, 1], y=[-1, 1], mode="lines", line=dict(dash="dot", color="grey"),
+                               name="perfect"))
+    for name, c in curves.items():
+        fig.add_scatter(x=c["mean_score"], y=c["mean_label"], mode="lines+markers", name=name,
+                        text=c["n"], hovertemplate="score %{x:.2f} → label %{y:.2f} (n=%{text})")
+    fig.update_layout(title=title, xaxis_title="mean predicted score", yaxis_title="mean annotated label",
+                      width=600, height=500)
+    return fig
