@@ -35,6 +35,7 @@ profile: str = "classroom"  # parameter profile (notebooks/profiles.toml)
 record_path: str = ""  # file for this notebook's metrics as JSON (empty: not written)
 judge_profile: str = "classroom"  # judge training profile: smoke | classroom | full
 compare_pairwise: bool = True  # also train FULCRA's per-(dialogue, value) mode
+pairwise_max_train: int = 600  # dialogues for the pairwise judge (ten passes per dialogue to score)
 fulcra_path: str = "../../shared/fulcra/trustworthy_dev.jsonl"  # FULCRA-labelled file (skipped if absent)
 max_eval: int = 2000  # at most this many dialogues per evaluation set
 
@@ -117,7 +118,8 @@ pd.DataFrame(ood).round(3)
 # %%
 modes = {"vector": vector_judge}
 if compare_pairwise:
-    modes["pairwise"] = judge.Judge.train(train, replace(config, mode="pairwise"))
+    pairwise_config = replace(config, mode="pairwise", epochs=1, max_train=pairwise_max_train)
+    modes["pairwise"] = judge.Judge.train(train, pairwise_config)
 judge.compare(modes, test).round(3)
 
 # %% [markdown]

@@ -73,7 +73,7 @@ class JudgeConfig:
 
 PROFILES = {
     "smoke": JudgeConfig(max_length=96, epochs=2, max_train=128, batch_size=16, lr=1e-4, warmup_steps=2),
-    "classroom": JudgeConfig(max_length=128, epochs=2, max_train=4000),
+    "classroom": JudgeConfig(max_length=128, epochs=2, max_train=2500),  # aimed at <= 10 min on 2 cores
     "full": JudgeConfig(max_length=256, epochs=4),
 }
 
