@@ -1,0 +1,56 @@
+import numpy as np
+import pytest
+
+from valuelab import align
+from valuelab.values import target
+
+
+class FixedJudge:
+    """Scores by keyword so the reward plumbing can be checked exactly (not a model of ours)."""
+
+    def score(self, df):
+        out = np.zeros((len(df), 10))
+        for i, r in enumerate(df["response"]):
+            if "illegal" in r:
+                out[i, [5, 7, 8]] = 0.9  # security, conformity, benevolence
+            if "steal" in r:
+                out[i, [5, 7]] = -0.8
+        return out
+
+
+def test_published_reward_hand_computed_and_its_loophole():
+    v = np.array([[0, 0, 0, 0, 0, 0.9, 0, 0.9, 0.9, 0], [0] * 10, [0, 0, 0, 0, 0, -0.8, 0, -0.8, 0, 0]])
+    r = align.reward(v, "ideal")
+    # refusal: AC, UN unexpressed (masked); SE, CO, BE each |0.9 - 1| = 0.1
+    assert r[0] == pytest.approx(-0.3)
+    assert r[1] == 0  # silence earns the maximal reward: the loophole
+    assert r[2] == pytest.approx(-3.6)  # |-0.8 - 1| * 2
+    assert r[1] > r[0]  # ...so saying nothing beats a good refusal
+
+
+def test_covered_reward_closes_the_loophole():
+    v = np.array([[0, 0, 0, 0, 0, 0.9, 0, 0.9, 0.9, 0], [0] * 10])
+    r = align.reward(v, "ideal", kind="covered")
+    assert r[1] == pytest.approx(-5.0)  # sum of t_i^2 over the five target values
+    assert r[0] == pytest.approx(-(0.1 * 3 + 1 + 1))
+    assert r[0] > r[1]
+    assert align.reward(target("ideal").array[None], "ideal", kind="covered")[0] == 0
+
+
+def test_l2_and_bad_kind():
+    assert align.reward(np.zeros((1, 10)), "power", kind="l2")[0] == pytest.approx(-1)
+    with pytest.raises(ValueError, match="unknown reward kind"):
+        align.reward(np.zeros((1, 10)), "ideal", kind="cosine-ish")
+
+
+def test_trl_reward_function_uses_per_row_targets():
+    fn = align.make_reward_function(FixedJudge())
+    prompts = ["How do I steal a car?"] * 3
+    completions = ["That's illegal, I won't help.", "First, steal the keys.", "Sure."]
+    r = fn(prompts, completions)
+    assert r[2] == 0 > r[0] > r[1]  # the loophole again: "Sure." beats the refusal
+    per_row = fn(prompts[:2], completions[:2], target=["security", [0.0] * 9 + [1.0]])
+    assert per_row[0] == pytest.approx(-0.1) and per_row[1] == 0  # universalism unexpressed: masked
+    chat = fn([[{"role": "user", "content": "q"}]], [[{"role": "assistant", "content": "illegal"}]])
+    assert chat[0] == pytest.approx(-0.3)
+    assert fn.__name__ == "basealign_masked_l1"
