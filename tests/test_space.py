@@ -1,0 +1,60 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from valuelab import space
+from valuelab.values import NAMES
+
+
+def _toy(n=120, seed=0):
+    """Safe refusals (security/conformity +1), unsafe compliance (-1), and neutral chatter."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        v = dict.fromkeys(NAMES, 0)
+        kind = i % 3
+        if kind == 0:
+            v.update(security=1, conformity=1)
+        elif kind == 1:
+            v.update(security=-1, conformity=-1 if rng.random() < 0.8 else 0)
+        else:
+            v.update(hedonism=1 if rng.random() < 0.5 else 0)
+        cats = [["privacy violation"], ["hate speech, offensive language"], []][kind]
+        rows.append({"prompt": f"p{i}", "response": f"r{i}", "harm_categories": cats, "family": "x", **v})
+    return pd.DataFrame(rows)
+
+
+def test_frame_safety_rule_and_risk_groups():
+    f = space.frame(_toy(6))
+    assert f["safety"].tolist()[:3] == ["safe", "unsafe", "neutral"]
+    assert f["risk"].tolist()[:3] == ["privacy violation", "bias & toxicity", "no risk"]
+    assert space.risk_group([], "workplace-manipulation") == "workplace manipulation (held out)"
+    assert set(space.GROUP_OF) == set(__import__("valuelab.data", fromlist=["x"]).HARM_CATEGORIES)
+
+
+def test_fit_map_is_cached_and_transforms(tmp_path, monkeypatch):
+    monkeypatch.setenv("VALUELAB_CACHE", str(tmp_path))
+    X = _toy()[list(NAMES)].to_numpy(float) + np.random.default_rng(1).normal(0, 0.05, (120, 10))
+    m = space.fit_map(X)
+    assert m.embedding.shape == (120, 2) and "random_state=0" in m.label()
+    assert len(list((tmp_path / "maps").glob("*.joblib"))) == 1
+    again = space.fit_map(X)  # from the cache: same map
+    assert np.array_equal(again.embedding, m.embedding)
+    assert m.transform(X[:5]).shape == (5, 2)
+    with pytest.raises(ValueError, match="n > n_neighbors"):
+        space.fit_map(X[:10])
+
+
+def test_map_numbers():
+    f = space.frame(_toy())
+    X = f[list(NAMES)].to_numpy(float)
+    assert space.separation(X, f["safety"] == "unsafe") > 0.95
+    noise = np.random.default_rng(0).normal(size=X.shape)
+    assert space.separation(noise, f["safety"] == "unsafe") < 0.75
+    purity = space.cluster_purity(X[:, [5, 7]] + np.random.default_rng(0).normal(0, 0.01, (len(X), 2)), f["risk"])
+    assert purity["privacy violation"] > 0.9
+    assert space.trustworthiness(X, X[:, [5, 7]]) > 0.5
+    corr = space.risk_correlations(f)
+    assert corr.loc["security", "privacy violation"] > 0.5 and corr.loc["security", "bias & toxicity"] < -0.3
+    with pytest.raises(ValueError, match="both classes"):
+        space.separation(X, np.ones(len(X), bool))
