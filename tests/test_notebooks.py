@@ -18,7 +18,7 @@ def _run(name, out):
 
 
 def test_every_notebook_has_a_test():
-    tested = {"00_basic_values", "01_build_dataset", "02_train_judge"}
+    tested = {"00_basic_values", "01_build_dataset", "02_train_judge", "03_value_space"}
     assert set(notebooks()) <= tested, "add a smoke test for the new notebook"
 
 
@@ -54,3 +54,13 @@ def test_02_train_judge(smoke):
     assert 0 <= m["test_macro_f1"] <= 1 and set(m["baseline_macro_f1"]) == {"all-zero", "lexicon", "embedding LR"}
     assert set(m["modes_macro_f1"]) == {"vector", "pairwise"}
     assert m["fulcra_macro_f1"] is None or 0 <= m["fulcra_macro_f1"] <= 1
+
+
+def test_03_value_space(smoke):
+    m = _run("03_value_space", smoke)
+    assert 0 < m["n_map"] <= 400
+    assert m["AUROC 10-D (by construction)"] > 0.95
+    assert m["AUROC 2-D"] > 0.65  # the 2-D map keeps safe and unsafe apart (as FULCRA's figure)
+    assert 0 <= m["AUROC other 6 values"] <= 1
+    assert 0 < m["trustworthiness"] <= 1 and m["purity"]
+    assert m["exports"]["html"]

@@ -58,3 +58,27 @@ def test_map_numbers():
     assert corr.loc["security", "privacy violation"] > 0.5 and corr.loc["security", "bias & toxicity"] < -0.3
     with pytest.raises(ValueError, match="both classes"):
         space.separation(X, np.ones(len(X), bool))
+
+
+def test_value_map_and_linked_explorer():
+    from valuelab import plots, widgets
+
+    f = space.frame(_toy(30))
+    f["x"], f["y"] = np.arange(30.0), np.arange(30.0) % 7
+    fig = plots.value_map(f, note="n_neighbors=15")
+    assert {t.name.split(",")[0] for t in fig.data} <= {"safe", "unsafe", "neutral"}
+    assert sum(len(t.x) for t in fig.data) == 30
+    with pytest.raises(ValueError, match="missing column"):
+        plots.value_map(f.drop(columns=["risk"]))
+    ex = widgets.MapExplorer(f, "ideal")
+    trace = ex.map.data[0]
+    class Points:  # what plotly hands the callback for a lasso over a trace's first two points
+        point_inds = [0, 1]
+    ex._on_select(trace, Points, None)
+    rows = [int(c[0]) for c in trace.customdata[:2]]
+    assert ex.selected == sorted(rows) and "<b>2</b> dialogues selected" in ex.count.value
+    assert f.loc[rows[0], "prompt"] in ex.table.value
+    mean = f.loc[rows, list(NAMES)].to_numpy(float).mean(0)
+    assert list(ex.radar.data[0].r[:10]) == pytest.approx(list(mean))
+    ex.target.value = "power"
+    assert list(ex.radar.data[1].r[:10]) == [0, 0, 0, 0, 1, 0, 0, 0, 0, 0]

@@ -154,3 +154,37 @@ def calibration(curves: dict[str, pd.DataFrame], title: str = "Calibration: mean
     fig.update_layout(title=title, xaxis_title="mean predicted score", yaxis_title="mean annotated label",
                       width=600, height=500)
     return fig
+
+
+SAFETY_COLOURS = {"safe": "#2ca02c", "neutral": "#bbbbbb", "unsafe": "#d62728"}
+
+
+def value_map(df: pd.DataFrame, title: str = "Dialogues in the value space", note: str = "") -> go.Figure:
+    """Scatter of a map (columns x, y, safety, risk, prompt, response and the 10 values):
+    colour = safe/unsafe, symbol = risk region, hover = the dialogue and its vector."""
+    import plotly.express as px
+
+    need = {"x", "y", "safety", "risk", "prompt", "response", *NAMES}
+    if missing := need - set(df.columns):
+        raise ValueError(f"value_map: missing column(s) {sorted(missing)}")
+    hover = df.assign(
+        dialogue=("<b>Human:</b> " + df["prompt"].str.slice(0, 120) + "<br><b>Bob:</b> "
+                  + df["response"].str.slice(0, 160)),
+        vector=[" ".join(f"{v.abbr}{x:+.1f}" for v, x in zip(VALUES, row) if abs(x) >= 0.3)
+                for row in df[list(NAMES)].to_numpy(float)], row=np.arange(len(df)))
+    fig = px.scatter(hover, x="x", y="y", color="safety", symbol="risk", color_discrete_map=SAFETY_COLOURS,
+                     custom_data=["row"], opacity=0.7,  # customdata[0]: the row, for linked selection
+                     hover_data={"dialogue": True, "vector": True, "x": False, "y": False})
+    fig.update_traces(marker=dict(size=6))
+    fig.update_layout(title=title, width=950, height=650, xaxis=dict(visible=False), yaxis=dict(visible=False),
+                      annotations=[dict(text=note, xref="paper", yref="paper", x=0, y=-0.04, showarrow=False,
+                                        font=dict(size=10, color="grey"))] if note else [])
+    return fig
+
+
+def heatmap(table: pd.DataFrame, title: str, zmid: float = 0.0) -> go.Figure:
+    """A diverging heatmap of a values x groups table (e.g. value x risk correlations)."""
+    fig = go.Figure(go.Heatmap(z=table.values, x=list(table.columns), y=list(table.index), zmid=zmid,
+                               colorscale="RdBu", text=np.round(table.values, 2), texttemplate="%{text}"))
+    fig.update_layout(title=title, width=800, height=520, yaxis=dict(autorange="reversed"))
+    return fig

@@ -106,7 +106,7 @@ def fit_map(vectors, settings: MapSettings = MapSettings(), cache: bool = True) 
         return ValueMap(joblib.load(path), settings)
     import umap
 
-    reducer = umap.UMAP(**asdict(settings)).fit(X)
+    reducer = umap.UMAP(**asdict(settings), n_jobs=1).fit(X)  # a fixed seed runs single-threaded anyway
     if cache:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")

@@ -157,3 +157,54 @@ class ReviewWidget(w.VBox):
         suggested = self.suggestions.loc[i] if self.suggestions is not None and i in self.suggestions.index else None
         for v, t in zip(VALUES, self.toggles):
             t.value = int(suggested[v]) if suggested is not None else 0
+
+
+class MapExplorer(w.VBox):
+    """Linked exploration: select points on the map (box or lasso) and the table below fills
+    with the selected dialogues, and the radar shows their mean vector against a target."""
+
+    def __init__(self, df: pd.DataFrame, target_name: str = "ideal", max_rows: int = 20):
+        import plotly.graph_objects as go
+
+        from valuelab.plots import radar, value_map
+
+        self.df, self.max_rows = df.reset_index(drop=True), max_rows
+        self.map = go.FigureWidget(value_map(self.df))
+        self.map.update_layout(dragmode="lasso")
+        self.target = w.Dropdown(options=list(TARGETS), value=target_name, description="target")
+        self.radar = go.FigureWidget(radar({"selection": [0.0] * 10, target_name: target_name},
+                                           title="mean vector of the selection", reference=target_name))
+        self.count = w.HTML("Select points on the map with the lasso or box tool.")
+        self.table = w.HTML()
+        self.selected: list[int] = []
+        for trace in self.map.data:
+            trace.on_selection(self._on_select)
+        self.target.observe(lambda _: self._refresh(), "value")
+        super().__init__([self.map, w.HBox([self.radar, w.VBox([self.target, self.count])]), self.table])
+
+    def _on_select(self, trace, points, selector):
+        # plotly calls this once per trace (one per safety x risk group); customdata[0] is the row
+        mine = {int(c[0]) for c in trace.customdata}
+        rows = [int(trace.customdata[i][0]) for i in points.point_inds]
+        self.select([r for r in self.selected if r not in mine] + rows)
+
+    def select(self, rows: list[int]) -> None:
+        """Select dialogues by row number (what a lasso on the map does)."""
+        self.selected = sorted(set(rows))
+        self._refresh()
+
+    def _refresh(self):
+        import numpy as np
+
+        from valuelab.values import NAMES
+
+        sel = self.df.iloc[self.selected]
+        self.count.value = f"<b>{len(sel)}</b> dialogues selected"
+        mean = sel[list(NAMES)].to_numpy(float).mean(0) if len(sel) else np.zeros(10)
+        with self.radar.batch_update():
+            self.radar.data[0].r = list(mean) + [mean[0]]
+            t = TARGETS[self.target.value].array
+            self.radar.data[1].r = list(t) + [t[0]]
+            self.radar.data[1].name = self.target.value
+        cols = ["prompt", "response", "safety", "risk"]
+        self.table.value = sel[cols].head(self.max_rows).to_html(index=False, classes="selection") if len(sel) else ""
