@@ -44,7 +44,8 @@ def test_target_builder_tracks_sliders():
 def test_review_widget_saves_each_decision_and_resumes(tmp_path):
     import pandas as pd
 
-    from valuelab.annotate import LexiconAnnotator, _read_lines
+    from valuelab.annotate import LexiconAnnotator
+    from valuelab.data import read_jsonl_lenient
 
     dialogues = pd.DataFrame({"id": ["a", "b", "c"], "prompt": ["p1", "p2", "p3"],
                               "response": ["We should protect nature and equality.", "ok", "fine"]})
@@ -54,9 +55,9 @@ def test_review_widget_saves_each_decision_and_resumes(tmp_path):
     assert r.current == "a" and r.labels["universalism"] == suggestions.loc[0, "universalism"]
     r.toggles[5].value = 1  # security +1
     r.save()
-    assert _read_lines(out)[0]["labels"]["security"] == 1 and r.current == "b"
+    assert read_jsonl_lenient(out)[0]["labels"]["security"] == 1 and r.current == "b"
     r.quick.value = "-0000000+0"  # keyboard entry saves and advances
-    saved = _read_lines(out)
+    saved = read_jsonl_lenient(out)
     assert [s["id"] for s in saved] == ["a", "b"] and saved[1]["labels"]["self-direction"] == -1
     r.quick.value = "bad"
     assert "quick entry needs 10 characters" in r.header.value and r.current == "c"

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from valuelab.data import append_jsonl, read_jsonl_lenient
 from valuelab.values import NAMES, item_value
 
 GUIDELINE = Path(__file__).with_name("guideline.md")
@@ -156,7 +157,7 @@ class LLMAnnotator:
         """Label every dialogue not yet in the cache; return all cached labels for these ids."""
         from tqdm.auto import tqdm
 
-        done = {a["id"]: a for a in _read_lines(self.cache)}
+        done = {a["id"]: a for a in read_jsonl_lenient(self.cache)}
         todo = dialogues[~dialogues["id"].isin(done)]
         failed = []
         for r in tqdm(todo.itertuples(), total=len(todo), desc="annotate", disable=not progress):
@@ -166,32 +167,9 @@ class LLMAnnotator:
                 failed.append({"id": r.id, "reason": str(e), "annotator": self.name})
                 continue
             done[r.id] = a
-            _append_line(self.cache, a)
+            append_jsonl(self.cache, a)
         _rewrite_quarantine(self.quarantine, failed, resolved=set(done))
         return to_frame([done[i] for i in dialogues["id"] if i in done])
-
-
-def _read_lines(path: Path | None) -> list[dict]:
-    """Records of a JSONL cache; a torn last line (a crash mid-write) is ignored and redone."""
-    if not path or not path.exists():
-        return []
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return out
-
-
-def _append_line(path: Path | None, record: dict) -> None:
-    if path is None:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(record, ensure_ascii=False) + "\n")  # one write: a whole line or a torn one
-        f.flush()
-        os.fsync(f.fileno())
 
 
 def _rewrite_quarantine(path: Path | None, failed: list[dict], resolved: set) -> None:
@@ -199,7 +177,7 @@ def _rewrite_quarantine(path: Path | None, failed: list[dict], resolved: set) ->
         return
     from valuelab.data import write_jsonl_atomic
 
-    keep = [q for q in _read_lines(path) if q["id"] not in resolved and q["id"] not in {f["id"] for f in failed}]
+    keep = [q for q in read_jsonl_lenient(path) if q["id"] not in resolved and q["id"] not in {f["id"] for f in failed}]
     if keep or failed:
         write_jsonl_atomic(path, keep + failed)
     elif path.exists():

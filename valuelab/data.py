@@ -79,6 +79,32 @@ def read_jsonl(path) -> list[dict]:
     return out
 
 
+def read_jsonl_lenient(path) -> list[dict]:
+    """Records of an append-only JSONL log (a cache, a review file). A torn line — a crash in the
+    middle of a write — is skipped, so that its record is simply done again; None -> []."""
+    if not path or not Path(path).exists():
+        return []
+    out = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out
+
+
+def append_jsonl(path, record: dict) -> None:
+    """Append one record as one line, in one write, flushed to disk (None: do nothing)."""
+    if path is None:
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
 # --- prompts --------------------------------------------------------------------------------
 def validate_prompts(df: pd.DataFrame) -> pd.DataFrame:
     """Check the prompt schema; raise one error naming the first problem found."""

@@ -146,7 +146,14 @@ class Judge:
         if self._scorer is None:  # built lazily, and again after training
             self._scorer = models.bf16_linears(self.model) if self.bf16 else self.model
         model = self._scorer
-        torch.set_flush_denormal(True)
+        torch.set_flush_denormal(True)  # denormals are slow on x86 and do not matter here
+        try:
+            self._score_into(df, out, model, batch_size)
+        finally:
+            torch.set_flush_denormal(False)
+        return out
+
+    def _score_into(self, df, out, model, batch_size):
         keep = [i for i, r in enumerate(df["response"]) if isinstance(r, str) and r.strip()]
         order = sorted(keep, key=lambda i: len(df["response"].iloc[i]))  # similar lengths batch together
         for s in range(0, len(order), batch_size):
@@ -160,8 +167,6 @@ class Judge:
                 ids, mask = self._encode([p for p in prompts for _ in VALUES],
                                          [r for r in responses for _ in VALUES], firsts)
                 out[idx] = self._vectors(model(ids, mask)).reshape(len(idx), len(VALUES)).float().numpy()
-        torch.set_flush_denormal(False)
-        return out
 
     def labels(self, dialogues) -> np.ndarray:
         """-1/0/+1 per value: the nearest label to each score (|score| >= 0.5 counts)."""

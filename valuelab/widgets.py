@@ -77,12 +77,12 @@ class ReviewWidget(w.VBox):
                  annotator: str = "reviewer"):
         from pathlib import Path
 
-        from valuelab.annotate import _read_lines
+        from valuelab.data import read_jsonl_lenient
 
         self.out, self.annotator = Path(out), annotator
         self.dialogues = dialogues.set_index("id", drop=False)
         self.suggestions = suggestions.set_index("id") if suggestions is not None else None
-        saved = {r["id"] for r in _read_lines(self.out)}
+        saved = {r["id"] for r in read_jsonl_lenient(self.out)}
         self.queue = [i for i in dialogues["id"] if i not in saved]
         self.position = 0
         self.header, self.text = w.HTML(), w.HTML()
@@ -119,11 +119,11 @@ class ReviewWidget(w.VBox):
 
     def save(self) -> None:
         """Append the current decision to the output file, then show the next dialogue."""
-        from valuelab.annotate import _append_line
+        from valuelab.data import append_jsonl
 
         if self.current is None:
             return
-        _append_line(self.out, {"id": self.current, "labels": self.labels, "items": [],
+        append_jsonl(self.out, {"id": self.current, "labels": self.labels, "items": [],
                                 "annotator": self.annotator})
         self._advance()
 
