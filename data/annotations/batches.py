@@ -1,0 +1,76 @@
+"""Annotation batches: hand out unlabelled dialogues, and check a returned label file.
+
+    $ python data/annotations/batches.py make --out /tmp/annot/batches --n 8 [--second]
+    $ python data/annotations/batches.py check /tmp/annot/batches/b0062.jsonl data/annotations/primary/b0062.jsonl
+
+`make` writes batch files (b0001, ...; s0001, ... with --second) of 100 dialogues ({"id", "prompt", "response"}) that have no primary label
+yet and are in no batch already in --out (with --second: dialogues with a primary label but no
+second one, for the independent double annotation). Batch numbers continue after the highest in
+data/annotations/ and --out. `check` validates a label file against its batch with
+valuelab.annotate.validate_annotation: every id exactly once, ten values in {-1, 0, +1}, known
+value items. Annotators read every dialogue and decide its labels (PROCESS.md); nothing here
+assigns labels.
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from valuelab.annotate import validate_annotation
+from valuelab.data import ANNOTATIONS, load_dialogues, read_jsonl, write_jsonl_atomic
+
+
+def _ids(folder: Path) -> set:
+    return {r["id"] for f in folder.glob("*.jsonl") for r in read_jsonl(f)} if folder.exists() else set()
+
+
+def make(out: Path, n: int, second: bool, size: int = 100, seed: int = 0):
+    out.mkdir(parents=True, exist_ok=True)
+    primary, done_second = _ids(ANNOTATIONS / "primary"), _ids(ANNOTATIONS / "second")
+    handed_out = _ids(out)
+    d = load_dialogues().sort_values("id")
+    pool = d[d["id"].isin(primary) & ~d["id"].isin(done_second)] if second else d[~d["id"].isin(primary)]
+    pool = pool[~pool["id"].isin(handed_out)].sample(frac=1, random_state=seed + len(handed_out))
+    prefix = "s" if second else "b"  # second-annotation batches get their own series (s0001, ...)
+    numbers = [int(p.stem[1:]) for p in list(out.glob(f"{prefix}*.jsonl")) + list(ANNOTATIONS.glob(f"*/{prefix}*.jsonl"))]
+    k = max(numbers, default=0)
+    for i in range(n):
+        chunk = pool.iloc[i * size:(i + 1) * size]
+        if len(chunk) < size:
+            break
+        k += 1
+        write_jsonl_atomic(out / f"{prefix}{k:04d}.jsonl", chunk[["id", "prompt", "response"]].to_dict("records"))
+        print(out / f"{prefix}{k:04d}.jsonl")
+
+
+def check(batch: Path, labels: Path) -> int:
+    want = [r["id"] for r in read_jsonl(batch)]
+    problems, seen = [], set()
+    for n, line in enumerate(labels.read_text(encoding="utf-8").splitlines(), 1):
+        try:
+            rec = json.loads(line)
+            validate_annotation(rec, rec.get("id"))
+        except (json.JSONDecodeError, ValueError) as e:
+            problems.append(f"line {n}: {e}")
+            continue
+        if rec["id"] not in want or rec["id"] in seen:
+            problems.append(f"line {n}: id {rec['id']!r} not in the batch, or labelled twice")
+        seen.add(rec["id"])
+    if missing := [i for i in want if i not in seen]:
+        problems.append(f"{len(missing)} batch ids not labelled, e.g. {missing[:3]}")
+    print(f"{len(seen)} labelled of {len(want)}; {len(problems)} problems", *problems[:30], sep="\n  ")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="cmd", required=True)
+    m = sub.add_parser("make")
+    m.add_argument("--out", required=True, type=Path)
+    m.add_argument("--n", type=int, default=8)
+    m.add_argument("--second", action="store_true")
+    c = sub.add_parser("check")
+    c.add_argument("batch", type=Path)
+    c.add_argument("labels", type=Path)
+    a = p.parse_args()
+    sys.exit(make(a.out, a.n, a.second) if a.cmd == "make" else check(a.batch, a.labels))
