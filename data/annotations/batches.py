@@ -1,7 +1,7 @@
 """Annotation batches: hand out unlabelled dialogues, and check a returned label file.
 
     $ python data/annotations/batches.py make --out /tmp/annot/batches --n 8 [--second]
-    $ python data/annotations/batches.py check /tmp/annot/batches/b0062.jsonl data/annotations/primary/b0062.jsonl
+    $ python data/annotations/batches.py check BATCH.jsonl data/annotations/primary/BATCH.jsonl
 
 `make` writes batch files (b0001, ...; s0001, ... with --second) of 100 dialogues ({"id", "prompt", "response"}) that have no primary label
 yet and are in no batch already in --out (with --second: dialogues with a primary label but no
@@ -32,7 +32,8 @@ def make(out: Path, n: int, second: bool, size: int = 100, seed: int = 0):
     pool = d[d["id"].isin(primary) & ~d["id"].isin(done_second)] if second else d[~d["id"].isin(primary)]
     pool = pool[~pool["id"].isin(handed_out)].sample(frac=1, random_state=seed + len(handed_out))
     prefix = "s" if second else "b"  # second-annotation batches get their own series (s0001, ...)
-    numbers = [int(p.stem[1:]) for p in list(out.glob(f"{prefix}*.jsonl")) + list(ANNOTATIONS.glob(f"*/{prefix}*.jsonl"))]
+    files = list(out.glob(f"{prefix}*.jsonl")) + list(ANNOTATIONS.glob(f"*/{prefix}*.jsonl"))
+    numbers = [int(p.stem[1:]) for p in files]
     k = max(numbers, default=0)
     for i in range(n):
         chunk = pool.iloc[i * size:(i + 1) * size]
