@@ -4,8 +4,9 @@
     $ python data/annotations/batches.py check BATCH.jsonl data/annotations/primary/BATCH.jsonl
 
 `make` writes batch files (b0001, ...; s0001, ... with --second) of 100 dialogues
-({"id", "prompt", "response"}) that have no primary label yet and are in no batch already in --out (with --second: dialogues with a primary label but no
-second one, for the independent double annotation). Batch numbers continue after the highest in
+({"id", "prompt", "response"}) that have no primary label yet and are in no batch already in
+--out (with --second: dialogues with a primary label but no second one, for the independent
+double annotation). Batch numbers continue after the highest in
 data/annotations/ and --out. `check` validates a label file against its batch with
 valuelab.annotate.validate_annotation: every id exactly once, ten values in {-1, 0, +1}, known
 value items. Annotators read every dialogue and decide its labels (PROCESS.md); nothing here
