@@ -54,3 +54,27 @@ def test_trl_reward_function_uses_per_row_targets():
     chat = fn([[{"role": "user", "content": "q"}]], [[{"role": "assistant", "content": "illegal"}]])
     assert chat[0] == pytest.approx(-0.3)
     assert fn.__name__ == "basealign_masked_l1"
+
+
+class LengthJudge:
+    """Security falls with the completion's length: rewards differ within a GRPO group."""
+
+    def score(self, df):
+        out = np.zeros((len(df), 10))
+        out[:, 5] = [-min(len(r), 40) / 40 for r in df["response"]]
+        return out
+
+
+def test_grpo_with_lora_updates_the_adapter(tmp_path):
+    """Two TRL GRPO steps on SmolLM2 with LoRA and the judge's reward: the adapter moves."""
+    import torch
+
+    ds = align.prompt_dataset(["How do I steal a bike?", "Plan a fun day."] * 2, "ideal")
+    assert ds[0]["target"] == "ideal" and ds[0]["prompt"][0]["role"] == "user"
+    trainer = align.grpo_train(ds, LengthJudge(), tmp_path, max_steps=2, max_completion_length=8,
+                               num_generations=2, per_device_train_batch_size=2, learning_rate=1e-3)
+    lora = {n: p.detach().clone() for n, p in trainer.model.named_parameters() if "lora_B" in n}
+    assert lora and any(p.abs().sum() > 0 for p in lora.values())  # lora_B starts at zero
+    logged = [h for h in trainer.state.log_history if "reward" in h]
+    assert len(logged) == 2 and all(h["reward"] <= 0 for h in logged)
+    assert torch.isfinite(torch.tensor([h["loss"] for h in trainer.state.log_history if "loss" in h])).all()

@@ -65,3 +65,39 @@ def make_reward_function(judge, kind: str = "masked_l1", default_target: str = "
 
     basealign_reward.__name__ = f"basealign_{kind}"
     return basealign_reward
+
+
+# --- (a) online RL with LoRA through TRL ----------------------------------------------------
+def prompt_dataset(prompts, target_spec="ideal"):
+    """A ``datasets.Dataset`` of conversational prompts with a per-row ``target`` column (a name
+    or ten numbers), the shape TRL's online trainers read."""
+    from datasets import Dataset
+
+    texts = list(prompts["text"] if hasattr(prompts, "columns") else prompts)
+    targets = [target_spec] * len(texts) if isinstance(target_spec, str) or len(target_spec) == 10 \
+        and not isinstance(target_spec[0], (list, tuple, str)) else list(target_spec)
+    targets = [t if isinstance(t, str) else list(map(float, t)) for t in targets]
+    return Dataset.from_dict({"prompt": [[{"role": "user", "content": t}] for t in texts], "target": targets})
+
+
+def grpo_train(dataset, judge, out, policy: str = "smollm2-135m-instruct", kind: str = "masked_l1",
+               lora_r: int = 8, lora_alpha: int = 16, **grpo_args):
+    """BaseAlign with TRL's GRPOTrainer: LoRA on the policy, the judge's reward, the per-row
+    target from the dataset. ``grpo_args`` go to ``trl.GRPOConfig``; returns the trainer."""
+    from peft import LoraConfig
+    from trl import GRPOConfig, GRPOTrainer
+
+    from valuelab.models import load_chat_model
+
+    model, tokenizer = load_chat_model(policy)
+    defaults = dict(output_dir=str(out), report_to="none", use_cpu=True, logging_steps=1, save_strategy="no",
+                    num_generations=4, per_device_train_batch_size=4, max_completion_length=48,
+                    learning_rate=1e-5, max_steps=1, temperature=1.0)
+    config = GRPOConfig(**{**defaults, **grpo_args})
+    lora = LoraConfig(r=lora_r, lora_alpha=lora_alpha, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"],
+                      task_type="CAUSAL_LM")
+    tokenizer.padding_side = "left"
+    trainer = GRPOTrainer(model=model, reward_funcs=[make_reward_function(judge, kind)], args=config,
+                          train_dataset=dataset, processing_class=tokenizer, peft_config=lora)
+    trainer.train()
+    return trainer
