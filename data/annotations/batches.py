@@ -1,13 +1,17 @@
 """Annotation batches: hand out unlabelled dialogues, and check a returned label file.
 
     $ python data/annotations/batches.py make --out /tmp/annot/batches --n 8 [--second]
-    $ python data/annotations/batches.py check BATCH.jsonl data/annotations/primary/BATCH.jsonl
+    $ python data/annotations/batches.py check BATCH.jsonl LABELS.jsonl
+    $ python data/annotations/batches.py store BATCH.jsonl LABELS.jsonl [--second]
 
 `make` writes batch files (b0001, ...; s0001, ... with --second) of 100 dialogues
 ({"id", "prompt", "response"}) that have no primary label yet and are in no batch already in
 --out (with --second: dialogues with a primary label but no second one, for the independent
 double annotation). Batch numbers continue after the highest in
-data/annotations/ and --out. `check` validates a label file against its batch with
+data/annotations/ and --out. Dialogue ids are replaced in the batch by opaque ones (b0062-017) so
+that annotators do not see the run (a persona name in an id could bias a label); the mapping sits
+beside the batch in BATCH.ids.json, and `store` writes the checked labels under their real ids to
+data/annotations/primary/ (or second/). `check` validates a label file against its batch with
 valuelab.annotate.validate_annotation: every id exactly once, ten values in {-1, 0, +1}, known
 value items. Annotators read every dialogue and decide its labels (PROCESS.md); nothing here
 assigns labels.
@@ -18,7 +22,7 @@ import sys
 from pathlib import Path
 
 from valuelab.annotate import validate_annotation
-from valuelab.data import ANNOTATIONS, load_dialogues, read_jsonl, write_jsonl_atomic
+from valuelab.data import ANNOTATIONS, load_dialogues, read_jsonl, write_atomic, write_jsonl_atomic
 
 
 def _ids(folder: Path) -> set:
@@ -28,7 +32,7 @@ def _ids(folder: Path) -> set:
 def make(out: Path, n: int, second: bool, size: int = 100, seed: int = 0):
     out.mkdir(parents=True, exist_ok=True)
     primary, done_second = _ids(ANNOTATIONS / "primary"), _ids(ANNOTATIONS / "second")
-    handed_out = _ids(out)
+    handed_out = {i for f in out.glob("*.ids.json") for i in json.loads(f.read_text()).values()}
     d = load_dialogues().sort_values("id")
     pool = d[d["id"].isin(primary) & ~d["id"].isin(done_second)] if second else d[~d["id"].isin(primary)]
     pool = pool[~pool["id"].isin(handed_out)].sample(frac=1, random_state=seed + len(handed_out))
@@ -41,8 +45,24 @@ def make(out: Path, n: int, second: bool, size: int = 100, seed: int = 0):
         if len(chunk) < size:
             break
         k += 1
-        write_jsonl_atomic(out / f"{prefix}{k:04d}.jsonl", chunk[["id", "prompt", "response"]].to_dict("records"))
-        print(out / f"{prefix}{k:04d}.jsonl")
+        name = f"{prefix}{k:04d}"
+        opaque = [f"{name}-{j:03d}" for j in range(len(chunk))]
+        write_jsonl_atomic(out / f"{name}.jsonl", [{"id": o, "prompt": r.prompt, "response": r.response}
+                                                   for o, r in zip(opaque, chunk.itertuples())])
+        write_atomic(out / f"{name}.ids.json", json.dumps(dict(zip(opaque, chunk["id"])), indent=0))
+        print(out / f"{name}.jsonl")
+
+
+def store(batch: Path, labels: Path, second: bool) -> int:
+    """Check, then save the labels under the dialogues' real ids in data/annotations/."""
+    if check(batch, labels):
+        return 1
+    ids = json.loads(batch.with_suffix(".ids.json").read_text())
+    rows = [{**r, "id": ids[r["id"]]} for r in read_jsonl(labels)]
+    dest = ANNOTATIONS / ("second" if second else "primary") / batch.name
+    write_jsonl_atomic(dest, rows)
+    print(f"{len(rows)} labels stored in {dest}")
+    return 0
 
 
 def check(batch: Path, labels: Path) -> int:
@@ -71,8 +91,12 @@ if __name__ == "__main__":
     m.add_argument("--out", required=True, type=Path)
     m.add_argument("--n", type=int, default=8)
     m.add_argument("--second", action="store_true")
-    c = sub.add_parser("check")
-    c.add_argument("batch", type=Path)
-    c.add_argument("labels", type=Path)
+    for name in ("check", "store"):
+        c = sub.add_parser(name)
+        c.add_argument("batch", type=Path)
+        c.add_argument("labels", type=Path)
+        c.add_argument("--second", action="store_true")
     a = p.parse_args()
-    sys.exit(make(a.out, a.n, a.second) if a.cmd == "make" else check(a.batch, a.labels))
+    if a.cmd == "make":
+        sys.exit(make(a.out, a.n, a.second))
+    sys.exit(check(a.batch, a.labels) if a.cmd == "check" else store(a.batch, a.labels, a.second))
