@@ -65,3 +65,12 @@ def test_review_widget_saves_each_decision_and_resumes(tmp_path):
     assert again.current == "c" and again.queue == ["c"]
     again.save()
     assert "All 1 dialogues reviewed" in again.header.value
+
+
+def test_target_builder_updates_its_radar_and_table():
+    b = widgets.target_builder("ideal")
+    b.sliders[2].value = 1.0  # hedonism
+    assert b.radar.data[0].r[2] == 1.0 and b.radar.data[0].r[0] == b.radar.data[0].r[-1]
+    b.compare.value = "uk"
+    assert b.radar.data[1].name == "uk" and b.radar.data[1].r[8] == pytest.approx(0.652)
+    assert "<table" in b.table.value and "ideal" in b.table.value

@@ -14,22 +14,28 @@ from valuelab.values import TARGETS, VALUES, ValueVector, target
 
 
 class TargetBuilder(w.VBox):
-    """Ten sliders (one per value, -1..+1); shows the vector, a radar against a chosen named
-    target, and the vector's distance to every named target."""
+    """Ten sliders (one per value, -1..+1); shows the vector as a radar against a chosen named
+    target, and the vector's distance to every named target. (Figures update in place — a
+    FigureWidget and an HTML table — rather than re-rendering an Output area.)"""
 
     def __init__(self, start: str = "ideal"):
+        import plotly.graph_objects as go
+
         self.sliders = [w.FloatSlider(value=x, min=-1, max=1, step=0.05, description=v.abbr,
                                       tooltip=str(v), continuous_update=False)
                         for v, x in zip(VALUES, target(start))]
         self.compare = w.Dropdown(options=list(TARGETS), value=start, description="compare")
         self.start = w.Dropdown(options=list(TARGETS), value=start, description="start from")
-        self.out = w.Output()
+        self.radar = go.FigureWidget(radar({"built": self.vector, start: start}, title="your target",
+                                           reference=start))
+        self.table = w.HTML()
         for s in self.sliders:
             s.observe(self._refresh, "value")
         self.compare.observe(self._refresh, "value")
         self.start.observe(self._reset, "value")
         super().__init__([w.HBox([self.start, self.compare]),
-                          w.HBox([w.VBox(self.sliders[:5]), w.VBox(self.sliders[5:])]), self.out])
+                          w.HBox([w.VBox(self.sliders[:5]), w.VBox(self.sliders[5:])]),
+                          w.HBox([self.radar, self.table])])
         self._refresh()
 
     @property
@@ -47,13 +53,12 @@ class TargetBuilder(w.VBox):
             s.value = x
 
     def _refresh(self, change=None):
-        from IPython.display import display
-
-        self.out.clear_output(wait=True)
-        with self.out:
-            display(radar({"built": self.vector, self.compare.value: self.compare.value},
-                          title="your target", reference=self.compare.value))
-            display(self.distances().round(3).head(8))
+        built, other = list(self.vector), list(target(self.compare.value))
+        with self.radar.batch_update():
+            self.radar.data[0].r = built + built[:1]
+            self.radar.data[1].r = other + other[:1]
+            self.radar.data[1].name = self.compare.value
+        self.table.value = self.distances().round(3).head(8).to_html()
 
 
 def target_builder(start: str = "ideal") -> TargetBuilder:

@@ -47,8 +47,11 @@ def run_notebook(name: str, profile: str = "classroom", out="runs/workbook", htm
     metrics.unlink(missing_ok=True)
     params = {**profile_parameters(profile, name), **parameters, "record_path": str(metrics)}
     os.environ.setdefault("VALUELAB_HEADLESS", "1")  # static plotly renderer when run headless
+    # a per-cell limit, so that a lost kernel message fails a run instead of hanging it forever
+    timeout = {"smoke": 600, "classroom": 1800}.get(profile)
     pm.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(executed), parameters=params,
-                        cwd=str(NOTEBOOKS), kernel_name="python3", progress_bar=False)
+                        cwd=str(NOTEBOOKS), kernel_name="python3", progress_bar=False,
+                        execution_timeout=timeout)
     if html:
         from nbconvert import HTMLExporter
 
