@@ -59,10 +59,11 @@ plots.circumplex()
 # %%
 import pandas as pd
 
-pd.Series(values.REFINED, name="basic value").rename_axis("refined value").to_frame().T
+pd.Series(values.REFINED, name="basic value").rename_axis("refined value").to_frame()
 
 # %%
-pd.Series(values.ITEMS).groupby(lambda item: values.ITEMS[item]).apply(list).to_frame("value items")
+items = pd.Series(values.ITEMS, name="basic value")
+items.index.to_series().groupby(items).apply(", ".join).to_frame("value items")
 
 # %% [markdown]
 # ## Reading FULCRA labels
