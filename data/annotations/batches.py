@@ -51,6 +51,7 @@ def make(out: Path, n: int, second: bool, size: int = 100, seed: int = 0):
                                                    for o, r in zip(opaque, chunk.itertuples())])
         write_atomic(out / f"{name}.ids.json", json.dumps(dict(zip(opaque, chunk["id"])), indent=0))
         print(out / f"{name}.jsonl")
+    return 0
 
 
 def store(batch: Path, labels: Path, second: bool) -> int:
