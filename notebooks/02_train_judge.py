@@ -146,8 +146,9 @@ metrics = workbook.record({
     "heldout_macro_f1": float(ood["heldout"].loc["mean"]) if "heldout" in ood else None,
     "fulcra_macro_f1": float(ood["FULCRA"].loc["mean"]) if fulcra is not None else None,
     "modes_macro_f1": {k: float(v) for k, v in judge.compare(modes, test).loc["mean"].items()},
-    "first_loss": float(np.mean(losses[: max(1, len(losses) // 4)])),
-    "final_loss": float(np.mean(losses[-max(1, len(losses) // 4):])),
+    # mean loss of the first epoch vs the last (each epoch sees the same dialogues)
+    "first_loss": float(np.mean(losses[: max(1, len(losses) // config.epochs)])),
+    "final_loss": float(np.mean(losses[-max(1, len(losses) // config.epochs):])),
     "probe_refusal_minus_compliance_conformity": float(probe_scores["conformity"][0] - probe_scores["conformity"][1]),
 }, record_path)
 metrics
