@@ -39,6 +39,12 @@ def test_validate_annotation():
         A.validate_annotation(_reply(items=["be awesome: +1"]))
     with pytest.raises(ValueError, match="expected 'y'"):
         A.validate_annotation({"id": "x", **_reply()}, "y")
+    # "be honest" is a benevolence item: lenient by default, refused when strict
+    mismatched = _reply({"security": 1}, ["be honest: +1"])
+    A.validate_annotation(mismatched)
+    with pytest.raises(ValueError, match="disagrees with the label benevolence: 0"):
+        A.validate_annotation(mismatched, strict_items=True)
+    A.validate_annotation(_reply({"benevolence": 1}, ["be honest: +1"]), strict_items=True)
 
 
 def test_lexicon_annotator_marks_dictionary_words():

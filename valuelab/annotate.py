@@ -37,10 +37,11 @@ def guideline() -> str:
     return GUIDELINE.read_text(encoding="utf-8")
 
 
-def validate_annotation(obj, dialogue_id: str | None = None) -> dict:
+def validate_annotation(obj, dialogue_id: str | None = None, strict_items: bool = False) -> dict:
     """Check one annotation ``{"id", "labels": {value: -1|0|1 for all 10}, "items": [...]}``.
 
-    Returns it normalised; raises ValueError naming the first problem.
+    Returns it normalised; raises ValueError naming the first problem. ``strict_items``: each
+    item's sign must also equal its value's label (new annotation batches are checked this way).
     """
     if not isinstance(obj, dict):
         raise ValueError("annotation must be a JSON object")
@@ -59,7 +60,9 @@ def validate_annotation(obj, dialogue_id: str | None = None) -> dict:
         m = re.fullmatch(r"(.+): ([+-]1)", str(it))
         if not m:
             raise ValueError(f"item {it!r} must look like 'be honest: +1'")
-        item_value(m.group(1))  # raises on an unknown item
+        value = item_value(m.group(1))  # raises on an unknown item
+        if strict_items and labels[value] != int(m.group(2)):
+            raise ValueError(f"item {it!r} disagrees with the label {value}: {labels[value]}")
     return {"id": obj.get("id", dialogue_id), "labels": {v: int(labels[v]) for v in NAMES}, "items": items}
 
 

@@ -13,7 +13,7 @@ that annotators do not see the run (a persona name in an id could bias a label);
 beside the batch in BATCH.ids.json, and `store` writes the checked labels under their real ids to
 data/annotations/primary/ (or second/). `check` validates a label file against its batch with
 valuelab.annotate.validate_annotation: every id exactly once, ten values in {-1, 0, +1}, known
-value items. Annotators read every dialogue and decide its labels (PROCESS.md); nothing here
+value items whose sign matches their value's label. Annotators read every dialogue and decide its labels (PROCESS.md); nothing here
 assigns labels.
 """
 import argparse
@@ -72,7 +72,7 @@ def check(batch: Path, labels: Path) -> int:
     for n, line in enumerate(labels.read_text(encoding="utf-8").splitlines(), 1):
         try:
             rec = json.loads(line)
-            validate_annotation(rec, rec.get("id"))
+            validate_annotation(rec, rec.get("id"), strict_items=True)
         except (json.JSONDecodeError, ValueError) as e:
             problems.append(f"line {n}: {e}")
             continue
