@@ -71,6 +71,16 @@ def test_nucleus_sampling_is_exact():
     assert G._sample(logits[:1], gens[:1], G.Sampling(temperature=0)).item() == 0
 
 
+def test_plain_sampling_matches_the_distribution():
+    probs = torch.tensor([0.5, 0.3, 0.15, 0.05] + [0.0] * 96)
+    logits = torch.log(probs.clamp_min(1e-30)).repeat(4000, 1)
+    gens = [torch.Generator().manual_seed(i) for i in range(4000)]
+    picks = G._sample(logits, gens, G.Sampling(temperature=1.0, top_p=1.0))
+    freq = torch.bincount(picks, minlength=100).float() / len(picks)
+    assert (freq[4:] == 0).all()  # never a token of probability zero
+    assert torch.allclose(freq[:4], probs[:4], atol=0.03)
+
+
 def test_seeded_and_independent_of_batch_neighbours(fast):
     s = G.Sampling(temperature=1.0, max_new_tokens=12)
     a = fast.complete(_reqs(PROMPTS[:4], seed=1), s)
@@ -79,6 +89,15 @@ def test_seeded_and_independent_of_batch_neighbours(fast):
     assert [x.text for x in a] == [x.text for x in b]
     assert [x.text for x in a] != [x.text for x in c]
     assert all(x.n_tokens <= 12 for x in a)
+
+
+def test_samples_of_one_prompt_share_a_prefill(fast):
+    same = [G.Request(PROMPTS[0], None, seed) for seed in (11, 12, 13)]
+    greedy = fast.complete(same + [G.Request(PROMPTS[1], None, 14)], G.Sampling(temperature=0, max_new_tokens=10))
+    alone = fast.complete(same[:1], G.Sampling(temperature=0, max_new_tokens=10))[0]
+    assert greedy[0].tokens == greedy[1].tokens == greedy[2].tokens == alone.tokens
+    sampled = fast.complete(same, G.Sampling(temperature=1.0, max_new_tokens=10))
+    assert len({c.tokens for c in sampled}) > 1  # each request its own seed
 
 
 def test_generate_run_records_and_settings_check(tmp_path, fast):

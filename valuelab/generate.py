@@ -28,7 +28,7 @@ import hashlib
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -92,6 +92,7 @@ class Completion:
     text: str
     n_tokens: int
     finish_reason: str  # "stop" or "length"
+    tokens: tuple = field(default=(), repr=False, compare=False)  # sampled ids, the stop token included
 
 
 def row_seed(seed: int, record_id: str) -> int:
@@ -110,9 +111,20 @@ class TransformersBackend:
                  bf16: bool = True):
         if engine not in ("fast", "plain"):
             raise ValueError(f"engine must be 'fast' or 'plain', got {engine!r}")
-        self.name, self.engine, self.batch_size = model, engine, batch_size
+        self._setup(model, *models.load_chat_model(model), engine, batch_size, bf16)
+
+    @classmethod
+    def from_model(cls, model, tokenizer, name: str = "in-memory", engine: str = "fast",
+                   batch_size: int = 64, bf16: bool = True) -> TransformersBackend:
+        """A backend over a model already in memory (the RL loop samples its policy this way)."""
+        self = cls.__new__(cls)
+        self._setup(name, model, tokenizer, engine, batch_size, bf16)
+        return self
+
+    def _setup(self, name, model, tokenizer, engine, batch_size, bf16):
+        self.name, self.engine, self.batch_size = name, engine, batch_size
         self.bf16 = bf16 and engine == "fast"
-        self.model, self.tokenizer = models.load_chat_model(model)
+        self.model, self.tokenizer = model, tokenizer
         self.decoder = models.bf16_linears(self.model) if self.bf16 else self.model
         ids = self.model.generation_config.eos_token_id
         self.eos = set(ids if isinstance(ids, list) else [ids]) | {self.tokenizer.eos_token_id}
@@ -129,15 +141,19 @@ class TransformersBackend:
 
     def complete(self, requests: list[Request], sampling: Sampling) -> list[Completion]:
         texts = [self.prompt_text(r) for r in requests]
-        enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        # requests for the same prompt (several samples each) share one prefill
+        unique = list(dict.fromkeys(texts))
+        where = {t: i for i, t in enumerate(unique)}
+        index = torch.tensor([where[t] for t in texts])
+        enc = self.tokenizer(unique, return_tensors="pt", padding=True, add_special_tokens=False)
         with torch.inference_mode():
             if self.engine == "plain":
-                rows = self._plain(enc, requests, sampling)
+                rows = self._plain({k: v[index] for k, v in enc.items()}, requests, sampling)
             else:
                 # denormal floats are slow on x86 and irrelevant to sampling: flush them to zero
                 torch.set_flush_denormal(True)
                 try:
-                    rows = self._fast(enc, requests, sampling)
+                    rows = self._fast(enc, index, requests, sampling)
                 finally:
                     torch.set_flush_denormal(False)
         return [self._completion(row, sampling) for row in rows]
@@ -146,7 +162,7 @@ class TransformersBackend:
         stop = bool(tokens) and tokens[-1] in self.eos
         body = tokens[:-1] if stop else tokens
         return Completion(self.tokenizer.decode(body, skip_special_tokens=True).strip(), len(body),
-                          "stop" if stop else "length")
+                          "stop" if stop else "length", tuple(tokens))
 
     def _plain(self, enc, requests, s: Sampling) -> list[list[int]]:
         torch.manual_seed(requests[0].seed)  # one generator per batch: all generate offers
@@ -155,21 +171,23 @@ class TransformersBackend:
         out = self.model.generate(**enc, max_new_tokens=s.max_new_tokens, top_k=None,
                                   pad_token_id=self.tokenizer.pad_token_id, **kw)
         rows = []
-        for row in out[:, enc.input_ids.shape[1]:].tolist():
+        for row in out[:, enc["input_ids"].shape[1]:].tolist():
             cut = next((i + 1 for i, t in enumerate(row) if t in self.eos), len(row))
             rows.append(row[:cut])
         return rows
 
-    def _fast(self, enc, requests, s: Sampling) -> list[list[int]]:
+    def _fast(self, enc, index, requests, s: Sampling) -> list[list[int]]:
+        """Decode ``requests``; ``enc`` holds their distinct prompts, ``index`` each request's."""
         from transformers import StaticCache
 
         from valuelab._cache import GrowingLayer as _GrowingLayer
 
         ids, mask = enc.input_ids, enc.attention_mask
-        B, L = ids.shape
+        U, L = ids.shape
+        B = len(index)
         cache = StaticCache(config=self.model.config, max_cache_len=L + s.max_new_tokens)
         cache.layers = [_GrowingLayer(L + s.max_new_tokens) for _ in cache.layers]
-        mask = torch.cat([mask, torch.ones(B, s.max_new_tokens, dtype=mask.dtype)], 1)
+        mask = torch.cat([mask, torch.ones(U, s.max_new_tokens, dtype=mask.dtype)], 1)
         pos = (mask[:, :L].cumsum(-1) - 1).clamp(min=0)
         gens = [torch.Generator().manual_seed(r.seed) for r in requests]
         out: list[list[int]] = [[] for _ in range(B)]
@@ -177,6 +195,10 @@ class TransformersBackend:
         done = torch.zeros(B, dtype=torch.bool)  # finished rows not yet dropped
         logits = self.decoder(input_ids=ids, attention_mask=mask[:, :L], position_ids=pos,
                               past_key_values=cache, use_cache=True, logits_to_keep=1).logits[:, -1]
+        if U < B:  # one prefill per distinct prompt, copied to each of its requests
+            for layer in cache.layers:
+                layer.keys, layer.values = layer.keys[index], layer.values[index]
+            logits, mask, pos = logits[index], mask[index], pos[index]
         pos = pos[:, -1:] + 1
         for step in range(s.max_new_tokens):
             tokens = _sample(logits, [gens[i] for i in live], s)
@@ -210,6 +232,9 @@ def _sample(logits, generators, s: Sampling, k: int = 64):
         return logits.argmax(-1)
     probs = torch.softmax(logits.float() / s.temperature, -1)
     u = torch.cat([torch.rand(1, generator=g) for g in generators])
+    if s.top_p >= 1:  # plain sampling: inverse CDF over the whole vocabulary, no sort needed
+        cdf = probs.cumsum(-1)
+        return torch.searchsorted(cdf, (u * cdf[:, -1])[:, None], right=True).squeeze(-1).clamp(max=probs.shape[-1] - 1)
     top_p, top_i = probs.topk(min(k, probs.shape[-1]), -1)
     out = _nucleus(top_p, top_i, u, s.top_p)
     wide = (top_p.sum(-1) < s.top_p).nonzero().squeeze(1)

@@ -349,3 +349,39 @@ def calibration_curve(scores: np.ndarray, df: pd.DataFrame, bins: int = 10) -> p
              "mean_label": y[which == b].mean(), "n": int((which == b).sum())}
             for b in range(bins) if (which == b).any()]
     return pd.DataFrame(rows)
+
+
+def fraction_of(df: pd.DataFrame, fraction: float, seed: int = 0) -> pd.DataFrame:
+    """A seeded share of ``df``'s prompts with all their dialogues (BaseAlign's "one fifth of
+    the data": whole prompts, so preference pairs built on the same share stay inside it)."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    if fraction == 1:
+        return df
+    key = "prompt_id" if "prompt_id" in df else "prompt"
+    prompts = pd.Series(df[key].unique()).sample(frac=1, random_state=seed)
+    keep = set(prompts.iloc[:max(1, round(len(prompts) * fraction))])
+    return df[df[key].isin(keep)]
+
+
+def cached(train: pd.DataFrame, config: JudgeConfig | str = "classroom", progress: bool = True) -> Judge:
+    """A judge trained on ``train`` with ``config`` (or a profile name), trained once and kept
+    in ``$VALUELAB_CACHE/judges/<hash of settings and data>``: notebooks 04 and 05 reuse the
+    judge they need without retraining it on every run."""
+    import hashlib
+    import shutil
+
+    config = PROFILES[config] if isinstance(config, str) else config
+    cols = ["prompt", "response", *NAMES]
+    digest = hashlib.sha256(json.dumps(asdict(config), sort_keys=True).encode()
+                            + pd.util.hash_pandas_object(train[cols], index=False).values.tobytes())
+    path = models.cache_dir() / "judges" / digest.hexdigest()[:16]
+    if (path / "head.pt").exists():
+        return Judge.load(path)
+    judge = Judge.train(train, config, progress=progress)
+    tmp = path.with_name(path.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    judge.save(tmp)
+    shutil.rmtree(path, ignore_errors=True)
+    tmp.rename(path)
+    return judge
