@@ -13,8 +13,8 @@ that annotators do not see the run (a persona name in an id could bias a label);
 beside the batch in BATCH.ids.json, and `store` writes the checked labels under their real ids to
 data/annotations/primary/ (or second/). `check` validates a label file against its batch with
 valuelab.annotate.validate_annotation: every id exactly once, ten values in {-1, 0, +1}, known
-value items whose sign matches their value's label. Annotators read every dialogue and decide its labels (PROCESS.md); nothing here
-assigns labels.
+value items whose sign matches their value's label. Annotators read every dialogue and decide
+its labels (PROCESS.md); nothing here assigns labels.
 """
 import argparse
 import json
