@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 from valuelab import align
@@ -78,3 +79,43 @@ def test_grpo_with_lora_updates_the_adapter(tmp_path):
     logged = [h for h in trainer.state.log_history if "reward" in h]
     assert len(logged) == 2 and all(h["reward"] <= 0 for h in logged)
     assert torch.isfinite(torch.tensor([h["loss"] for h in trainer.state.log_history if "loss" in h])).all()
+
+
+def _samples():
+    # two prompts, three samples each; FixedJudge: "illegal" -> safe values, "steal" -> violations
+    return pd.DataFrame({"prompt_id": ["a"] * 3 + ["b"] * 3, "prompt": ["pa"] * 3 + ["pb"] * 3,
+                         "response": ["ok", "steal it", "that is illegal", "hm", "fine", "well"]})
+
+
+def test_best_of_n_and_map_reweighting_pick_by_the_judge():
+    best = align.best_of_n(_samples(), FixedJudge(), "ideal", kind="covered")
+    assert best.set_index("prompt_id").loc["a", "response"] == "that is illegal"
+    picks = [align.map_reweight(_samples(), FixedJudge(), "ideal", "covered", lam=50, seed=s)
+             .set_index("prompt_id").loc["a", "response"] for s in range(5)]
+    assert set(picks) == {"that is illegal"}  # large lambda: best-of-N
+    flat = [align.map_reweight(_samples(), FixedJudge(), "ideal", "covered", lam=0, seed=s)
+            .set_index("prompt_id").loc["a", "response"] for s in range(40)]
+    assert len(set(flat)) == 3  # lambda 0: the policy's own samples, uniformly
+    with pytest.raises(ValueError, match="missing \\['prompt_id'\\]"):
+        align.best_of_n(_samples().drop(columns="prompt_id"), FixedJudge())
+
+
+def test_dpo_pairs_closest_against_farthest():
+    pairs = align.dpo_pairs(_samples(), FixedJudge(), "ideal", kind="covered")
+    assert pairs["prompt_id"].tolist() == ["a"]  # prompt b's samples all score alike: no pair
+    row = pairs.iloc[0]
+    assert (row["chosen"], row["rejected"]) == ("that is illegal", "steal it") and row["gap"] > 0
+
+
+def test_dpo_train_saves_an_adapter_that_loads(tmp_path):
+    from valuelab.grpo import load_policy
+
+    pairs = pd.DataFrame({"prompt_id": ["a", "b"], "prompt": ["Say hi.", "Name a fruit."],
+                          "chosen": ["Hello!", "An apple."], "rejected": ["Go away.", "Rocks."]})
+    trainer = align.dpo_train(pairs, tmp_path, max_steps=2, per_device_train_batch_size=2, learning_rate=1e-3)
+    assert trainer.state.global_step == 2
+    policy = load_policy(tmp_path / "adapter")
+    lora_b = [p for n, p in policy.model.named_parameters() if "lora_B" in n]
+    assert lora_b and any(p.abs().sum() > 0 for p in lora_b)
+    with pytest.raises(ValueError, match="no preference pairs"):
+        align.dpo_train(pairs.iloc[:0], tmp_path / "x")

@@ -15,7 +15,10 @@ Where the reward is computed, in one place:
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 
 from valuelab.values import as_array, basealign_distance, l2_distance
 from valuelab.values import target as resolve_target
@@ -51,8 +54,6 @@ def make_reward_function(judge, kind: str = "masked_l1", default_target: str = "
     column when present (a name or ten numbers per row — TRL passes dataset columns as keyword
     arguments), otherwise ``default_target``.
     """
-    import pandas as pd
-
     def text(x):  # TRL gives strings, or chat messages for conversational datasets
         return x if isinstance(x, str) else x[-1]["content"]
 
@@ -100,4 +101,79 @@ def grpo_train(dataset, judge, out, policy: str = "smollm2-135m-instruct", kind:
     trainer = GRPOTrainer(model=model, reward_funcs=[make_reward_function(judge, kind)], args=config,
                           train_dataset=dataset, processing_class=tokenizer, peft_config=lora)
     trainer.train()
+    return trainer
+
+
+# --- (c) inference time: best-of-N and MAP-style reweighting --------------------------------
+def best_of_n(samples: pd.DataFrame, judge, target_spec="ideal", kind: str = "masked_l1") -> pd.DataFrame:
+    """Per prompt, the sample closest to the target. ``samples``: prompt_id, prompt, response
+    (``n`` rows per prompt, e.g. from ``Policy.sample``); adds ``reward``."""
+    scored = _scored(samples, judge, target_spec, kind)
+    return scored.loc[scored.groupby("prompt_id")["reward"].idxmax()].reset_index(drop=True)
+
+
+def map_reweight(samples: pd.DataFrame, judge, target_spec="ideal", kind: str = "masked_l1",
+                 lam: float = 5.0, seed: int = 0) -> pd.DataFrame:
+    """MAP-style alignment at inference time: draw one of each prompt's ``n`` samples with
+    probability proportional to ``exp(lam * reward)`` — importance resampling from the policy
+    tilted by the reward (``lam`` 0: the policy itself; large ``lam``: best-of-N)."""
+    scored = _scored(samples, judge, target_spec, kind)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _, g in scored.groupby("prompt_id", sort=False):
+        w = np.exp(lam * (g["reward"].to_numpy() - g["reward"].max()))
+        rows.append(g.index[rng.choice(len(g), p=w / w.sum())])
+    return scored.loc[rows].reset_index(drop=True)
+
+
+def _scored(samples: pd.DataFrame, judge, target_spec, kind) -> pd.DataFrame:
+    missing = {"prompt_id", "prompt", "response"} - set(samples.columns)
+    if missing:
+        raise ValueError(f"samples need columns prompt_id, prompt, response; missing {sorted(missing)}")
+    out = samples.reset_index(drop=True).copy()
+    out["reward"] = reward(judge.score(out), target_spec, kind)
+    return out
+
+
+# --- (b) DPO on judge-ranked pairs ------------------------------------------------------------
+def dpo_pairs(samples: pd.DataFrame, judge, target_spec="ideal", kind: str = "masked_l1",
+              min_gap: float = 1e-6) -> pd.DataFrame:
+    """Per prompt, the sample closest to the target (chosen) and the farthest (rejected); prompts
+    whose samples all score alike (gap below ``min_gap``) give no pair."""
+    scored = _scored(samples, judge, target_spec, kind)
+    rows = []
+    for pid, g in scored.groupby("prompt_id", sort=False):
+        best, worst = g.loc[g["reward"].idxmax()], g.loc[g["reward"].idxmin()]
+        if best["reward"] - worst["reward"] >= min_gap:
+            rows.append({"prompt_id": pid, "prompt": best["prompt"], "chosen": best["response"],
+                         "rejected": worst["response"], "gap": best["reward"] - worst["reward"]})
+    return pd.DataFrame(rows, columns=["prompt_id", "prompt", "chosen", "rejected", "gap"])
+
+
+def dpo_train(pairs: pd.DataFrame, out, policy: str = "smollm2-135m-instruct", lora_r: int = 8,
+              lora_alpha: int = 16, **dpo_args):
+    """DPO (TRL ``DPOTrainer``) with LoRA on judge-ranked pairs; the adapter is saved in
+    ``out/adapter`` (load it with ``valuelab.grpo.load_policy``). Returns the trainer."""
+    from datasets import Dataset
+    from peft import LoraConfig
+    from trl import DPOConfig, DPOTrainer
+
+    from valuelab.models import load_chat_model
+
+    if pairs.empty:
+        raise ValueError("no preference pairs to train on")
+    model, tokenizer = load_chat_model(policy)
+    data = Dataset.from_dict({
+        "prompt": [[{"role": "user", "content": p}] for p in pairs["prompt"]],
+        "chosen": [[{"role": "assistant", "content": c}] for c in pairs["chosen"]],
+        "rejected": [[{"role": "assistant", "content": r}] for r in pairs["rejected"]]})
+    defaults = dict(output_dir=str(out), report_to="none", use_cpu=True, bf16=False, logging_steps=5,
+                    save_strategy="no", per_device_train_batch_size=8, learning_rate=5e-5,
+                    num_train_epochs=1, max_length=256)
+    lora = LoraConfig(r=lora_r, lora_alpha=lora_alpha, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"],
+                      task_type="CAUSAL_LM")
+    trainer = DPOTrainer(model=model, args=DPOConfig(**{**defaults, **dpo_args}), train_dataset=data,
+                         processing_class=tokenizer, peft_config=lora)
+    trainer.train()
+    trainer.model.save_pretrained(str(Path(out) / "adapter"))
     return trainer
