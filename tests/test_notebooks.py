@@ -18,7 +18,7 @@ def _run(name, out):
 
 
 def test_every_notebook_has_a_test():
-    tested = {"00_basic_values", "01_build_dataset", "02_train_judge", "03_value_space"}
+    tested = {"00_basic_values", "01_build_dataset", "02_train_judge", "03_value_space", "04_basealign"}
     assert set(notebooks()) <= tested, "add a smoke test for the new notebook"
 
 
@@ -64,3 +64,12 @@ def test_03_value_space(smoke):
     assert 0 <= m["AUROC other 6 values"] <= 1
     assert 0 < m["trustworthiness"] <= 1 and m["purity"]
     assert m["exports"]["html"]
+
+
+def test_04_basealign(smoke):
+    m = _run("04_basealign", smoke)
+    assert m["target"] == "ideal" and m["rl_steps"] == 2
+    assert {"base", "best-of-N", "MAP reweighting", "BaseAlign", "RLHF", "RLHF-5x"} <= set(m["methods"])
+    lo_hi = m["basealign_change"]
+    assert len(lo_hi) == 3 and lo_hi[1] <= lo_hi[0] <= lo_hi[2]  # mean inside its bootstrap interval
+    assert all(d >= 0 for d in m["distance"].values())

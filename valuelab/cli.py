@@ -6,6 +6,8 @@
     $ valuelab annotate --in dialogues.jsonl --out labels.jsonl --annotator llm
     $ valuelab judge train --out runs/judge --profile classroom
     $ valuelab judge score --judge runs/judge --in dialogues.jsonl --out scores.jsonl
+    $ valuelab align --target ideal --method grpo --out runs/align --steps 20
+    $ valuelab evaluate --policy runs/align --prompts test --target ideal
     $ valuelab workbook --profile classroom --out runs/workbook
 """
 from __future__ import annotations
@@ -108,6 +110,73 @@ def _judge_score(args):
     print(f"{len(out)} dialogues scored into {args.out}")
 
 
+def _judge_for(path):
+    """A saved judge, or (no path) the classroom judge on the train split, cached."""
+    from valuelab import judge
+    from valuelab.data import load_dataset
+
+    return judge.Judge.load(path) if path else judge.cached(load_dataset("train"), "classroom")
+
+
+def _prompts_for(spec: str, limit: int | None):
+    """``train`` / ``validation`` / ``test``: the bank's prompts of that split; else a JSONL file or folder."""
+    from valuelab.data import SPLITS, load_prompts, prompt_splits
+
+    if spec in SPLITS:
+        bank = load_prompts()
+        prompts = bank[bank["id"].map(prompt_splits(bank)) == spec]
+    else:
+        prompts = load_prompts(spec)
+    return prompts.sample(limit, random_state=0) if limit and limit < len(prompts) else prompts
+
+
+def _align(args):
+    from valuelab import align, evaluate, grpo
+    from valuelab.data import write_jsonl_atomic
+    from valuelab.generate import Sampling
+    from valuelab.values import target
+
+    t = target(args.target).array.tolist()
+    judge = _judge_for(args.judge)
+    prompts = _prompts_for(args.prompts, args.limit)
+    sampling = Sampling(temperature=1.0, top_p=1.0, max_new_tokens=args.max_new_tokens, seed=args.seed)
+    if args.method == "grpo":
+        config = grpo.GRPOConfig(steps=args.steps, learning_rate=args.learning_rate, num_generations=args.n,
+                                 max_new_tokens=args.max_new_tokens, seed=args.seed)
+        grpo.train(prompts.assign(target=[t] * len(prompts)), align.make_reward_function(judge, args.kind),
+                   args.out, config)
+    else:
+        samples = evaluate.sample(grpo.load_policy(), prompts, n=args.n, sampling=sampling, log_probs=False)
+        if args.method == "dpo":
+            align.dpo_train(align.dpo_pairs(samples, judge, t, args.kind), args.out, learning_rate=args.learning_rate)
+        else:
+            best = align.best_of_n(samples, judge, t, args.kind)
+            write_jsonl_atomic(f"{args.out}/best_of_n.jsonl", best[["prompt_id", "prompt", "response", "reward"]]
+                               .to_dict("records"))
+    print(f"{args.method} toward {args.target}: results in {args.out}")
+
+
+def _evaluate(args):
+    from pathlib import Path
+
+    from valuelab import evaluate, grpo
+    from valuelab.data import write_jsonl_atomic
+    from valuelab.values import target
+
+    adapter = Path(args.policy)
+    adapter = adapter / "adapter" if (adapter / "adapter" / "adapter_config.json").exists() else adapter
+    t = target(args.target).array
+    judge = _judge_for(args.judge)
+    prompts = _prompts_for(args.prompts, args.limit)
+    scored = {name: evaluate.score(evaluate.sample(policy, prompts), judge, t, args.kind)
+              for name, policy in (("base", grpo.load_policy()), ("policy", grpo.load_policy(adapter)))}
+    print(evaluate.format_table(evaluate.results_table(scored)).T.to_string())
+    if args.out:
+        cols = ["prompt_id", "kind", "prompt", "response", "distance", "covered", "refusal", "kl"]
+        write_jsonl_atomic(args.out, [{"policy": name, **r} for name, df in scored.items()
+                                      for r in df[cols].to_dict("records")])
+
+
 def _workbook(args):
     from valuelab.workbook import run_all
 
@@ -160,6 +229,31 @@ def main(argv=None):
     js.add_argument("--in", dest="input", required=True, help="JSONL: FULCRA 'dialogue' or prompt/response")
     js.add_argument("--out", required=True, help="JSONL: id (or dialogue) + scores per value")
     js.set_defaults(func=_judge_score)
+
+    al = sub.add_parser("align", help="align SmolLM2 toward a target value vector")
+    al.add_argument("--target", default="ideal", help="a target name, or 10 comma-separated numbers")
+    al.add_argument("--method", choices=["grpo", "dpo", "best-of-n"], default="grpo")
+    al.add_argument("--out", required=True, help="run folder (grpo: rerun to resume); adapter in OUT/adapter")
+    al.add_argument("--judge", default=None, help="a saved judge (default: the classroom judge, cached)")
+    al.add_argument("--prompts", default="train", help="train | validation | test, or a prompt JSONL file")
+    al.add_argument("--limit", type=int, default=None, help="at most this many prompts")
+    al.add_argument("--kind", default="masked_l1", help="reward: masked_l1 | covered | l2")
+    al.add_argument("--steps", type=int, default=20, help="grpo updates")
+    al.add_argument("--n", type=int, default=4, help="samples per prompt (grpo group, dpo k, best-of-N)")
+    al.add_argument("--learning-rate", type=float, default=5e-4)
+    al.add_argument("--max-new-tokens", type=int, default=48)
+    al.add_argument("--seed", type=int, default=0)
+    al.set_defaults(func=_align)
+
+    ev = sub.add_parser("evaluate", help="a policy against the base model on held-out prompts")
+    ev.add_argument("--policy", required=True, help="an adapter folder (or a run folder holding adapter/)")
+    ev.add_argument("--prompts", default="test", help="train | validation | test, or a prompt JSONL file")
+    ev.add_argument("--target", default="ideal")
+    ev.add_argument("--judge", default=None, help="a saved judge (default: the classroom judge, cached)")
+    ev.add_argument("--kind", default="masked_l1")
+    ev.add_argument("--limit", type=int, default=None)
+    ev.add_argument("--out", default=None, help="JSONL of every scored response")
+    ev.set_defaults(func=_evaluate)
 
     w = sub.add_parser("workbook", help="execute the notebooks with papermill")
     w.add_argument("--profile", default="classroom", help="smoke | classroom | full")

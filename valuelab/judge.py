@@ -377,8 +377,11 @@ def cached(train: pd.DataFrame, config: JudgeConfig | str = "classroom", progres
                             + pd.util.hash_pandas_object(train[cols], index=False).values.tobytes())
     path = models.cache_dir() / "judges" / digest.hexdigest()[:16]
     if (path / "head.pt").exists():
-        return Judge.load(path)
+        judge = Judge.load(path)
+        judge.cache_key = path.name
+        return judge
     judge = Judge.train(train, config, progress=progress)
+    judge.cache_key = path.name  # names the data and settings: runs rewarded by it can say so
     tmp = path.with_name(path.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     judge.save(tmp)
