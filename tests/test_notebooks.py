@@ -18,7 +18,8 @@ def _run(name, out):
 
 
 def test_every_notebook_has_a_test():
-    tested = {"00_basic_values", "01_build_dataset", "02_train_judge", "03_value_space", "04_basealign"}
+    tested = {"00_basic_values", "01_build_dataset", "02_train_judge", "03_value_space", "04_basealign",
+              "05_cultural_alignment"}
     assert set(notebooks()) <= tested, "add a smoke test for the new notebook"
 
 
@@ -73,3 +74,10 @@ def test_04_basealign(smoke):
     lo_hi = m["basealign_change"]
     assert len(lo_hi) == 3 and lo_hi[1] <= lo_hi[0] <= lo_hi[2]  # mean inside its bootstrap interval
     assert all(d >= 0 for d in m["distance"].values())
+
+
+def test_05_cultural_alignment(smoke):
+    m = _run("05_cultural_alignment", smoke)
+    assert m["countries"] == ["uk", "france"] and m["rl_steps"] == 1
+    assert set(m["own_change"]) == set(m["other_change"]) == {"uk", "france"}
+    assert m["margin_base"][0] == pytest.approx(-m["margin_base"][1])  # base: d(uk) - d(fr) = -(d(fr) - d(uk))
