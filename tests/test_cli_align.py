@@ -40,3 +40,9 @@ def test_align_bad_target_is_one_line(tmp_path, capsys):
     assert main(["align", "--target", "utopia", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("valuelab align: error:") and "utopia" in err and "\n" not in err
+
+
+def test_align_through_trl_saves_an_adapter(judge_dir, tmp_path):
+    assert main(["align", "--engine", "trl", "--out", str(tmp_path), "--steps", "1", "--n", "2", "--limit", "2",
+                 "--judge", str(judge_dir), "--max-new-tokens", "6"]) == 0
+    assert (tmp_path / "adapter" / "adapter_config.json").exists()

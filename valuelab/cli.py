@@ -140,7 +140,17 @@ def _align(args):
     judge = _judge_for(args.judge)
     prompts = _prompts_for(args.prompts, args.limit)
     sampling = Sampling(temperature=1.0, top_p=1.0, max_new_tokens=args.max_new_tokens, seed=args.seed)
-    if args.method == "grpo":
+    if args.method == "grpo" and args.engine == "trl":  # TRL's trainer: the scale-out path (DeepSpeed, vLLM)
+        import torch
+
+        trainer = align.grpo_train(align.prompt_dataset(prompts, t), judge, args.out, kind=args.kind,
+                                   max_steps=args.steps, learning_rate=args.learning_rate,
+                                   num_generations=args.n, per_device_train_batch_size=args.n * 2,
+                                   max_completion_length=args.max_new_tokens, seed=args.seed,
+                                   use_vllm=args.use_vllm, use_cpu=not torch.cuda.is_available(),
+                                   bf16=torch.cuda.is_available())
+        trainer.model.save_pretrained(f"{args.out}/adapter")
+    elif args.method == "grpo":
         config = grpo.GRPOConfig(steps=args.steps, learning_rate=args.learning_rate, num_generations=args.n,
                                  max_new_tokens=args.max_new_tokens, seed=args.seed)
         grpo.train(prompts.assign(target=[t] * len(prompts)), align.make_reward_function(judge, args.kind),
@@ -243,6 +253,9 @@ def main(argv=None):
     al.add_argument("--learning-rate", type=float, default=5e-4)
     al.add_argument("--max-new-tokens", type=int, default=48)
     al.add_argument("--seed", type=int, default=0)
+    al.add_argument("--engine", choices=["valuelab", "trl"], default="valuelab",
+                    help="grpo: valuelab's CPU-fast loop, or TRL's GRPOTrainer (DeepSpeed / vLLM on GPUs)")
+    al.add_argument("--use-vllm", action="store_true", help="--engine trl: generate with vLLM")
     al.set_defaults(func=_align)
 
     ev = sub.add_parser("evaluate", help="a policy against the base model on held-out prompts")
@@ -270,5 +283,5 @@ def main(argv=None):
     return 0
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # also `accelerate launch -m valuelab.cli ...`
     sys.exit(main())
