@@ -37,8 +37,7 @@ record_path: str = ""  # file for this notebook's metrics as JSON (empty: not wr
 target_name: str = "ideal"  # the target: a name from valuelab.values.TARGETS
 reward_kind: str = "masked_l1"  # masked_l1 (as published) | covered (loophole closed) | l2
 data_fraction: float = 0.2  # share of the training split for BaseAlign's judge (RLHF-5x gets 5x)
-judge_profile: str = "classroom"  # judge training profile: smoke | classroom | full
-judge_max_train: int = 1000  # at most this many dialogues per judge (0: no cap)
+judge_profile: str = "quick"  # judge training profile (valuelab.judge.PROFILES): smoke | quick | classroom | full
 rl_steps: int = 20  # GRPO updates for BaseAlign and for each RLHF arm
 learning_rate: float = 5e-4  # LoRA learning rate
 max_new_tokens: int = 48  # completion length in training and evaluation
@@ -61,7 +60,7 @@ t = target(target_name)
 train = data.load_dataset("train")
 fifth = judge.fraction_of(train, data_fraction)
 rest = train[~train["prompt_id"].isin(fifth["prompt_id"])]
-config = replace(judge.PROFILES[judge_profile], max_train=judge_max_train or None)
+config = judge.PROFILES[judge_profile]
 reward_judge = judge.cached(fifth, config)
 second_judge = judge.cached(rest, replace(config, seed=1))
 plots.radar({target_name: t.array}, title=f"Target: {target_name}")

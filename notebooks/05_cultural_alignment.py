@@ -31,8 +31,7 @@ profile: str = "classroom"  # parameter profile (notebooks/profiles.toml)
 record_path: str = ""  # file for this notebook's metrics as JSON (empty: not written)
 countries: str = "uk,france"  # two targets from valuelab.values.TARGETS (uk, france, netherlands, ess-*)
 reward_kind: str = "covered"  # covered: every value of the profile counts | masked_l1 | l2
-judge_profile: str = "classroom"  # judge training profile: smoke | classroom | full
-judge_max_train: int = 1000  # at most this many training dialogues for the judge (0: no cap)
+judge_profile: str = "quick"  # judge training profile (valuelab.judge.PROFILES): smoke | quick | classroom | full
 rl_steps: int = 16  # GRPO updates per country
 learning_rate: float = 5e-4  # LoRA learning rate
 max_new_tokens: int = 48  # completion length
@@ -59,7 +58,7 @@ plots.radar(targets, title=f"{a} and {b}")
 
 # %%
 train = data.load_dataset("train")
-config = replace(judge.PROFILES[judge_profile], max_train=judge_max_train or None)
+config = judge.PROFILES[judge_profile]
 value_judge = judge.cached(train, config)
 prompts = data.load_prompts()
 splits = prompts["id"].map(data.prompt_splits(prompts))
