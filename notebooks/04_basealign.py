@@ -93,7 +93,7 @@ rl_config = grpo.GRPOConfig(steps=rl_steps, learning_rate=learning_rate, max_new
 reward_fn = align.make_reward_function(reward_judge, reward_kind, default_target=target_name)
 run = f"{out_dir}/basealign-{target_name}-{reward_kind}-{reward_judge.cache_key}"  # rerun: resumes or reuses
 history = grpo.train(train_prompts.assign(target=target_name), reward_fn, run, rl_config)
-history.set_index("step")[["reward", "completion_tokens"]].plot(subplots=True, figsize=(8, 4));
+history.set_index("step")[["reward", "completion_tokens", "empty"]].plot(subplots=True, figsize=(8, 5));
 
 # %% [markdown]
 # ## Inference-time alignment and DPO (same judge, same target)
