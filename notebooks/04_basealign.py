@@ -39,7 +39,7 @@ reward_kind: str = "masked_l1"  # masked_l1 (as published) | covered (loophole c
 data_fraction: float = 0.2  # share of the training split for BaseAlign's judge (RLHF-5x gets 5x)
 judge_profile: str = "quick"  # judge training profile (valuelab.judge.PROFILES): smoke | quick | classroom | full
 rl_steps: int = 20  # GRPO updates for BaseAlign and for each RLHF arm
-learning_rate: float = 5e-4  # LoRA learning rate
+learning_rate: float = 5e-4  # LoRA learning rate (GRPO and DPO)
 max_new_tokens: int = 48  # completion length in training and evaluation
 eval_per_kind: int = 30  # held-out test prompts per kind (harmful, benign, value-dilemma)
 best_of: int = 4  # N for best-of-N and MAP reweighting
@@ -104,8 +104,8 @@ sampling = replace(evaluate.EVAL_SAMPLING, max_new_tokens=max_new_tokens)
 base_policy = grpo.load_policy()
 results = {"base": evaluate.sample(base_policy, held_out, sampling=sampling)}
 many = evaluate.sample(base_policy, held_out, n=best_of, sampling=replace(sampling, seed=sampling.seed + 1))
-results["best-of-N"] = align.best_of_n(many, reward_judge, t.array, reward_kind).drop(columns="policy_logp")
-results["MAP reweighting"] = align.map_reweight(many, reward_judge, t.array, reward_kind).drop(columns="policy_logp")
+results["best-of-N"] = align.best_of_n(many, reward_judge, t.array, reward_kind).drop(columns="kl")
+results["MAP reweighting"] = align.map_reweight(many, reward_judge, t.array, reward_kind).drop(columns="kl")
 results["BaseAlign"] = evaluate.sample(grpo.load_policy(f"{run}/adapter"), held_out, sampling=sampling)
 
 # %%
@@ -115,8 +115,9 @@ if compare_baselines:
     pairs = align.dpo_pairs(dpo_samples, reward_judge, t.array, reward_kind)
     print(f"{len(pairs)} DPO pairs from {dpo_prompts} prompts (prompts whose samples all score alike give none)")
     if len(pairs):
-        align.dpo_train(pairs, f"{out_dir}/dpo", learning_rate=learning_rate)
-        results["DPO"] = evaluate.sample(grpo.load_policy(f"{out_dir}/dpo/adapter"), held_out, sampling=sampling)
+        dpo_run = f"{out_dir}/dpo-{target_name}-{reward_kind}-{reward_judge.cache_key}"
+        align.dpo_train(pairs, dpo_run, learning_rate=learning_rate)
+        results["DPO"] = evaluate.sample(grpo.load_policy(f"{dpo_run}/adapter"), held_out, sampling=sampling)
 
 # %% [markdown]
 # ## The RLHF baseline: a scalar reward model, then the same RL loop
@@ -127,12 +128,13 @@ if compare_baselines:
 
 # %%
 if compare_baselines:
-    for arm, part in {"RLHF": fifth, "RLHF-5x": train}.items():
-        pairs = rlhf.preference_pairs(part)
-        pairs = pairs.sample(min(len(pairs), max_pairs), random_state=0)
-        rm = rlhf.RewardModel.train(pairs, f"{out_dir}/rm-{arm}")
-        print(f"{arm}: {len(pairs)} pairs; the reward model agrees with the rule on {rm.accuracy(pairs):.0%}")
-        arm_run = f"{out_dir}/{arm}-{len(pairs)}-{len(part)}"
+    pairs = {"RLHF": rlhf.preference_pairs(fifth), "RLHF-5x": rlhf.preference_pairs(train)}
+    n = min(len(pairs["RLHF"]), max_pairs // 5, len(pairs["RLHF-5x"]) // 5)  # keep the 1 : 5 ratio under the cap
+    for arm, k in (("RLHF", n), ("RLHF-5x", 5 * n)):
+        arm_pairs = pairs[arm].sample(k, random_state=0)
+        rm = rlhf.RewardModel.train(arm_pairs, f"{out_dir}/rm-{arm}")
+        print(f"{arm}: {k} pairs; the reward model orders {rm.accuracy(arm_pairs):.0%} of its training pairs as the rule")
+        arm_run = f"{out_dir}/{arm}-{k}-{len(train)}"
         grpo.train(train_prompts, rm.reward_function(), arm_run, rl_config)
         results[arm] = evaluate.sample(grpo.load_policy(f"{arm_run}/adapter"), held_out, sampling=sampling)
 
@@ -143,7 +145,8 @@ if compare_baselines:
 # target (lower is better); *change*: paired difference from the base model; *second_distance*:
 # the same under the second judge; *covered*: the loophole-free distance; refusal rates on
 # harmful and benign prompts; *quality*: second judge's benevolence on benign prompts;
-# *fluency*: log-likelihood per token under the base model; *kl*: KL(policy ‖ base) in nats.
+# *fluency*: log-likelihood per token under the base model; *kl*: KL(policy ‖ base) of the
+# next-token distributions summed along each answer, in nats (none for inference-time picks).
 
 # %%
 scored = {m: evaluate.score(df, reward_judge, t.array, reward_kind, second_judge) for m, df in results.items()}

@@ -12,7 +12,8 @@
 # # 05 · Cultural alignment: one model, two countries' value profiles
 #
 # BaseAlign's target need not be a safety ideal. The published work aligned a model to country
-# value profiles (United Kingdom, France) from the European Social Survey. Here SmolLM2 is aligned
+# value profiles (United Kingdom, France); their source is not documented, but they match European
+# Social Survey PVQ-21 country means rescaled to [−1, 1]. Here SmolLM2 is aligned
 # twice, once toward each of two profiles, and we check that each policy's responses move
 # **toward its own target and away from the other** — on value-laden prompts no run trained on.
 

@@ -52,6 +52,21 @@ def test_sample_records_log_probs_and_a_fresh_adapter_has_no_kl():
     assert np.allclose(s["kl"], 0, atol=1e-4) and (s["fluency"] < 0).all()
 
 
+def test_kl_is_positive_once_the_adapter_moves():
+    import torch
+
+    prompts = pd.DataFrame({"id": ["x"], "kind": ["benign"], "text": ["Say hi."]})
+    policy = load_policy(lora_layers=2)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for n, p in policy.model.named_parameters():
+            if "lora_B" in n:
+                p.normal_(0, 0.05)
+    df = E.sample(policy, prompts, n=2, sampling=Sampling(max_new_tokens=6, seed=0))
+    assert (df["kl"] > 1e-4).all()
+    assert not np.allclose(df["policy_logp"], df["base_logp"])
+
+
 def test_eval_prompts_are_test_split_prompts():
     from valuelab.data import load_prompts, prompt_splits
 

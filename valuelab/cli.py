@@ -149,7 +149,7 @@ def _align(args):
                                    max_completion_length=args.max_new_tokens, seed=args.seed,
                                    use_vllm=args.use_vllm, use_cpu=not torch.cuda.is_available(),
                                    bf16=torch.cuda.is_available())
-        trainer.model.save_pretrained(f"{args.out}/adapter")
+        trainer.save_model(f"{args.out}/adapter")  # the main process writes; gathers ZeRO-3 shards
     elif args.method == "grpo":
         config = grpo.GRPOConfig(steps=args.steps, learning_rate=args.learning_rate, num_generations=args.n,
                                  max_new_tokens=args.max_new_tokens, seed=args.seed)

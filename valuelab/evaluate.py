@@ -16,8 +16,10 @@ Measures, per response (one row per sampled completion):
   refusals on benign ones; ``quality``: on benign prompts, the second judge's benevolence score
   (the guideline marks benevolence +1 for a correct, usable answer);
 - ``fluency``: mean per-token log-likelihood under the base model (degenerate text drops it);
-- ``kl``: log pi(y|x) - log pi_base(y|x) summed over the tokens of y, whose mean over samples
-  from the policy estimates KL(policy || base).
+- ``kl``: KL(policy || base) of the next-token distributions, summed along each sampled
+  completion (exact per step, non-negative; the prefixes are the evaluation samples). Inference-
+  time picks (best-of-N, MAP) have no policy of their own: drop the column for them (best-of-N's
+  KL is at most log N - (N-1)/N).
 Intervals: percentile bootstrap over prompts (a prompt's samples resampled together); differences
 from the base are paired by prompt.
 """
@@ -59,25 +61,29 @@ def sample(policy, prompts: pd.DataFrame, n: int = 1, sampling: Sampling = EVAL_
                        "response": [g["completion"] for g in got], "sample": np.tile(np.arange(n), len(texts)),
                        "tokens": [g["tokens"] for g in got], "prompt_ids": [g["prompt_ids"] for g in got]})
     if log_probs:
-        df["policy_logp"], df["base_logp"] = _log_probs(policy, df)
+        df["policy_logp"], df["base_logp"], df["kl"] = _log_probs(policy, df)
     return df
 
 
 @torch.inference_mode()
-def _log_probs(policy, df: pd.DataFrame, batch: int = 32):
-    from valuelab.grpo import completion_logps
+def _log_probs(policy, df: pd.DataFrame, batch: int = 16):
+    """Per completion: summed log-probability of its tokens under the policy and under the base,
+    and the exact KL(policy || base) of the next-token distributions summed along it."""
+    from valuelab.grpo import SharedPrefixLM, batch_tensors
 
-    pad = policy.tokenizer.pad_token_id
+    lm = SharedPrefixLM(policy.model)
     rows = df[["prompt_ids", "tokens"]].to_dict("records")
-    pol, base = [], []
+    pol, base, kl = [], [], []
     for s in range(0, len(rows), batch):
-        part = rows[s:s + batch]
-        lp, mask = completion_logps(policy.model, part, pad)
+        t = batch_tensors(rows[s:s + batch], policy.tokenizer.pad_token_id)
+        lp = lm.logits(**t).log_softmax(-1)
         with policy.model.disable_adapter():
-            lb, _ = completion_logps(policy.model, part, pad)
-        pol += (lp * mask).sum(1).tolist()
-        base += (lb * mask).sum(1).tolist()
-    return pol, base
+            lb = lm.logits(**t).log_softmax(-1)
+        mask, ids = t["completion_mask"].float(), t["completion_ids"][..., None]
+        pol += (lp.gather(-1, ids).squeeze(-1) * mask).sum(1).tolist()
+        base += (lb.gather(-1, ids).squeeze(-1) * mask).sum(1).tolist()
+        kl += ((lp.exp() * (lp - lb)).sum(-1) * mask).sum(1).tolist()
+    return pol, base, kl
 
 
 def score(df: pd.DataFrame, judge, target_spec="ideal", kind: str = "masked_l1", second_judge=None) -> pd.DataFrame:
@@ -95,8 +101,7 @@ def score(df: pd.DataFrame, judge, target_spec="ideal", kind: str = "masked_l1",
     out["empty"] = out["response"].fillna("").str.strip() == ""
     if "base_logp" in out:
         out["fluency"] = out["base_logp"] / out["tokens"].map(len).clip(lower=1)
-    if "policy_logp" in out and "base_logp" in out:  # inference-time picks: no policy of their own
-        out["kl"] = out["policy_logp"] - out["base_logp"]
+
     return out
 
 

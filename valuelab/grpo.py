@@ -144,7 +144,8 @@ class Policy:
 def load_policy(adapter=None, name: str = models.CHAT_MODEL, **kw) -> Policy:
     """The base model (``adapter=None``) or a saved adapter on it, ready to sample."""
     if adapter is not None and not (Path(adapter) / "adapter_config.json").exists():
-        raise FileNotFoundError(f"no adapter in {adapter} (adapter_config.json missing)")
+        raise FileNotFoundError(f"no adapter in {adapter} (adapter_config.json missing; an interrupted run "
+                                f"keeps its latest one in checkpoint-N/adapter)")
     return Policy(name, adapter=adapter, trainable=False, **kw)
 
 
@@ -158,11 +159,21 @@ class SharedPrefixLM(torch.nn.Module):
     quarter of the prompt compute, gradients included. One module, so that DDP sees one forward.
     """
 
-    def __init__(self, model):
+    def __init__(self, model, temperature: float = 1.0):
         super().__init__()
-        self.model = model
+        self.model, self.temperature = model, temperature
 
     def forward(self, prompt_ids, prompt_mask, index, completion_ids, completion_mask):
+        logits = self.logits(prompt_ids, prompt_mask, index, completion_ids, completion_mask)
+        completion_ids = completion_ids.to(logits.device)
+        return logits.gather(-1, completion_ids[..., None]).squeeze(-1) - logits.logsumexp(-1)
+
+    def logits(self, prompt_ids, prompt_mask, index, completion_ids, completion_mask):
+        """(B, T, vocab) float logits predicting each completion token (divided by the sampling
+        temperature, as TRL does)."""
+        device = next(self.model.parameters()).device
+        prompt_ids, prompt_mask, index = prompt_ids.to(device), prompt_mask.to(device), index.to(device)
+        completion_ids, completion_mask = completion_ids.to(device), completion_mask.to(device)
         pos = (prompt_mask.cumsum(-1) - 1).clamp(min=0)
         out = self.model(input_ids=prompt_ids, attention_mask=prompt_mask, position_ids=pos, use_cache=True,
                          logits_to_keep=1)
@@ -170,11 +181,10 @@ class SharedPrefixLM(torch.nn.Module):
         cache.batch_select_indices(index)  # each completion gets its prompt's keys and values
         T = completion_ids.shape[1]
         mask = torch.cat([prompt_mask[index], completion_mask], 1)
-        cpos = pos[index, -1:] + 1 + torch.arange(T)
+        cpos = pos[index, -1:] + 1 + torch.arange(T, device=device)
         logits = self.model(input_ids=completion_ids, attention_mask=mask, position_ids=cpos,
                             past_key_values=cache, use_cache=True, logits_to_keep=T).logits
-        logits = torch.cat([out.logits[index, -1:], logits[:, :-1]], 1).float()
-        return logits.gather(-1, completion_ids[..., None]).squeeze(-1) - logits.logsumexp(-1)
+        return torch.cat([out.logits[index, -1:], logits[:, :-1]], 1).float() / self.temperature
 
 
 def batch_tensors(samples: list[dict], pad_id: int) -> dict:
@@ -197,12 +207,13 @@ def batch_tensors(samples: list[dict], pad_id: int) -> dict:
             "completion_ids": completion_ids, "completion_mask": completion_mask}
 
 
-def completion_logps(model, samples: list[dict], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+def completion_logps(model, samples: list[dict], pad_id: int, temperature: float = 1.0):
     """Per-token log-probabilities of each sample's completion tokens under ``model`` (a causal
     LM, or a ``SharedPrefixLM``): ((B, T) log-probs, (B, T) mask)."""
     batch = batch_tensors(samples, pad_id)
-    lm = model if isinstance(getattr(model, "module", model), SharedPrefixLM) else SharedPrefixLM(model)
-    return lm(**batch), batch["completion_mask"].float()
+    lm = model if isinstance(getattr(model, "module", model), SharedPrefixLM) else SharedPrefixLM(model, temperature)
+    logp = lm(**batch)
+    return logp, batch["completion_mask"].float().to(logp.device)
 
 
 def group_advantages(rewards: torch.Tensor, n: int) -> torch.Tensor:
@@ -218,8 +229,8 @@ def grpo_loss(logp, old_logp, advantages, mask, epsilon: float = 0.2, n_tokens=N
     ratio = torch.exp(logp - old_logp)
     a = advantages[:, None]
     per_token = -torch.min(ratio * a, ratio.clamp(1 - epsilon, 1 + epsilon) * a)
-    if beta and ref_logp is not None:
-        per_token = per_token + beta * (torch.exp(ref_logp - logp) - (ref_logp - logp) - 1)
+    if beta and ref_logp is not None:  # TRL's k3 estimator, importance-corrected (use_bias_correction_kl)
+        per_token = per_token + beta * (torch.exp(ref_logp - logp) - (ref_logp - logp) - 1) * ratio
     n_tokens = mask.sum().clamp(min=1) if n_tokens is None else n_tokens
     return (per_token * mask).sum() / n_tokens
 
@@ -256,9 +267,12 @@ def train(prompts, reward_fn, out, config: GRPOConfig | None = None, progress: b
     policy = Policy(config.policy, lora_r=config.lora_r, lora_alpha=config.lora_alpha,
                     lora_layers=config.lora_layers, target_modules=config.target_modules)
     params = [p for p in policy.model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=config.learning_rate)
+    opt = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)  # TRL's default
     history, start = _resume(out, policy, opt)
-    model, opt = acc.prepare(SharedPrefixLM(policy.model), opt)
+    if config.prompts_per_step < acc.num_processes:
+        raise ValueError(f"prompts_per_step ({config.prompts_per_step}) must be at least the number of "
+                         f"processes ({acc.num_processes}): every rank needs a prompt")
+    model, opt = acc.prepare(SharedPrefixLM(policy.model, config.temperature), opt)
     policy.refresh()
     sampling = Sampling(temperature=config.temperature, top_p=config.top_p,
                         max_new_tokens=config.max_new_tokens, seed=config.seed)
@@ -294,8 +308,11 @@ def _step(policy, model, opt, acc, texts, targets, reward_fn, config, sampling, 
     with torch.no_grad():
         samples = policy.sample(texts, n, sampling, key=f"{key}/rank{acc.process_index}")
     columns = {"target": [t for t in targets for _ in range(n)]} if any(t is not None for t in targets) else {}
-    rewards = torch.tensor(reward_fn([s["prompt"] for s in samples], [s["completion"] for s in samples],
-                                     **columns), dtype=torch.float32)
+    got = reward_fn([s["prompt"] for s in samples], [s["completion"] for s in samples], **columns)
+    if len(got) != len(samples) or any(r is None for r in got):
+        raise ValueError(f"the reward function must return one number per completion ({len(samples)}); "
+                         f"got {len(got)} values, {sum(r is None for r in got)} of them None")
+    rewards = torch.tensor(got, dtype=torch.float32)
     advantages = group_advantages(rewards, n)
     model.train()
     with torch.autocast("cpu" if acc.device.type == "cpu" else acc.device.type, dtype=torch.bfloat16,
@@ -304,8 +321,8 @@ def _step(policy, model, opt, acc, texts, targets, reward_fn, config, sampling, 
         ref = None
         if config.beta:
             with torch.no_grad(), policy.model.disable_adapter():
-                ref, _ = completion_logps(policy.model, samples, policy.tokenizer.pad_token_id)
-    local = mask.sum()
+                ref, _ = completion_logps(policy.model, samples, policy.tokenizer.pad_token_id, config.temperature)
+    local = mask.sum().to(acc.device)
     total = acc.reduce(local.detach().clone(), "sum") if acc.num_processes > 1 else local
     loss = grpo_loss(logp, logp.detach(), advantages, mask, config.epsilon,
                      n_tokens=total.clamp(min=1) / acc.num_processes, ref_logp=ref, beta=config.beta)
@@ -315,6 +332,8 @@ def _step(policy, model, opt, acc, texts, targets, reward_fn, config, sampling, 
     opt.step()
     opt.zero_grad(set_to_none=True)
     policy.refresh()
+    if acc.num_processes > 1:  # the logged numbers cover every rank's completions
+        rewards = acc.gather(rewards.to(acc.device)).cpu()
     return {"loss": loss.item(), "reward": float(rewards.mean()), "reward_std": float(rewards.std()),
             "completion_tokens": float(mask.sum(1).mean()),
             "empty": float(np.mean([not s["completion"].strip() for s in samples]))}
@@ -325,7 +344,7 @@ def _check_config(out: Path, config: GRPOConfig, acc):
     settings = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
     if path.exists():
         old = json.loads(path.read_text())
-        diff = [k for k in settings if k != "steps" and old.get(k) != settings[k]]
+        diff = [k for k in settings if k not in ("steps", "save_every") and old.get(k) != settings[k]]
         if diff:
             raise ValueError(f"{out} holds a run with other settings ({', '.join(diff)}); use a new out folder")
     if acc.is_main_process:

@@ -97,7 +97,8 @@ class RewardModel:
 
     @torch.inference_mode()
     def score(self, prompts, responses, batch_size: int = 64) -> np.ndarray:
-        texts = [_text(p, r) for p, r in zip(prompts, responses)]
+        end = self.tokenizer.eos_token or ""  # as in training: TRL appends the end token to each text
+        texts = [_text(p, r) + end for p, r in zip(prompts, responses)]
         out = []
         for s in range(0, len(texts), batch_size):
             enc = self.tokenizer(texts[s:s + batch_size], truncation=True, max_length=self.max_length,
