@@ -4,7 +4,8 @@
     $ python data/annotations/batches.py check BATCH.jsonl LABELS.jsonl
     $ python data/annotations/batches.py store BATCH.jsonl LABELS.jsonl [--second]
 
-`make` writes batch files (b0001, ...; s0001, ... with --second) of 100 dialogues
+`make` writes batch files (b0001, ...; s0001, ... with --second) of 100 dialogues (with --partial,
+also a last smaller one for the tail)
 ({"id", "prompt", "response"}) that have no primary label yet and are in no batch already in
 --out (with --second: dialogues with a primary label but no second one, for the independent
 double annotation). Batch numbers continue after the highest in
@@ -29,7 +30,7 @@ def _ids(folder: Path) -> set:
     return {r["id"] for f in folder.glob("*.jsonl") for r in read_jsonl(f)} if folder.exists() else set()
 
 
-def make(out: Path, n: int, second: bool, size: int = 100, seed: int = 0):
+def make(out: Path, n: int, second: bool, size: int = 100, seed: int = 0, partial: bool = False):
     out.mkdir(parents=True, exist_ok=True)
     primary, done_second = _ids(ANNOTATIONS / "primary"), _ids(ANNOTATIONS / "second")
     handed_out = {i for f in out.glob("*.ids.json") for i in json.loads(f.read_text()).values()}
@@ -42,7 +43,7 @@ def make(out: Path, n: int, second: bool, size: int = 100, seed: int = 0):
     k = max(numbers, default=0)
     for i in range(n):
         chunk = pool.iloc[i * size:(i + 1) * size]
-        if len(chunk) < size:
+        if len(chunk) == 0 or (len(chunk) < size and not partial):
             break
         k += 1
         name = f"{prefix}{k:04d}"
@@ -92,6 +93,7 @@ if __name__ == "__main__":
     m.add_argument("--out", required=True, type=Path)
     m.add_argument("--n", type=int, default=8)
     m.add_argument("--second", action="store_true")
+    m.add_argument("--partial", action="store_true", help="also hand out a last batch under 100 (the tail)")
     for name in ("check", "store"):
         c = sub.add_parser(name)
         c.add_argument("batch", type=Path)
@@ -99,5 +101,5 @@ if __name__ == "__main__":
         c.add_argument("--second", action="store_true")
     a = p.parse_args()
     if a.cmd == "make":
-        sys.exit(make(a.out, a.n, a.second))
+        sys.exit(make(a.out, a.n, a.second, partial=a.partial))
     sys.exit(check(a.batch, a.labels) if a.cmd == "check" else store(a.batch, a.labels, a.second))
