@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from valuelab.data import ROOT, load_annotations, read_jsonl
+from valuelab.data import ROOT, read_jsonl
 
 SCRIPT = ROOT / "data" / "annotations" / "batches.py"
 
@@ -17,20 +17,35 @@ def _run(*args):
     return e.value.code
 
 
-def test_make_hands_out_unlabelled_dialogues_under_opaque_ids(tmp_path):
-    if _run("make", "--out", tmp_path, "--n", 1) != 0:
-        pytest.skip("fewer than 100 unlabelled dialogues left")
-    batch = next(tmp_path.glob("b*.jsonl"))
+def test_make_hands_out_unlabelled_dialogues_under_opaque_ids(tmp_path, monkeypatch, capsys):
+    import valuelab.data as D
+    from valuelab.values import NAMES
+
+    # an annotation folder where the first 50 dialogues are labelled (the shipped one is complete)
+    labelled = D.load_dialogues()["id"].head(50).tolist()
+    folder = tmp_path / "annotations"
+    D.write_jsonl_atomic(folder / "primary" / "b0001.jsonl",
+                         [{"id": i, "labels": dict.fromkeys(NAMES, 0), "items": []} for i in labelled])
+    monkeypatch.setattr(D, "ANNOTATIONS", folder)
+    out = tmp_path / "batches"
+    assert _run("make", "--out", out, "--n", 1) == 0
+    batch = next(out.glob("b*.jsonl"))
+    assert batch.stem == "b0002"  # numbering continues after the annotation folder's batches
     rows = read_jsonl(batch)
     ids = json.loads(batch.with_suffix(".ids.json").read_text())
     assert len(rows) == 100 and all(r["id"].startswith(batch.stem + "-") for r in rows)
     assert set(ids) == {r["id"] for r in rows}
-    assert not set(ids.values()) & set(load_annotations()["id"])  # none is labelled already
+    assert not set(ids.values()) & set(labelled)  # none is labelled already
     assert all("/" not in r["id"] for r in rows)  # the run (persona, temperature) does not show
     # a second call hands out other dialogues
-    _run("make", "--out", tmp_path, "--n", 1)
-    second = sorted(tmp_path.glob("b*.ids.json"))[-1]
+    _run("make", "--out", out, "--n", 1)
+    second = sorted(out.glob("b*.ids.json"))[-1]
+    assert second != batch.with_suffix(".ids.json")
     assert not set(json.loads(second.read_text()).values()) & set(ids.values())
+    # --second hands out labelled dialogues only
+    _run("make", "--out", out, "--n", 1, "--second", "--partial")  # only 50 are labelled: a short batch
+    assert set(json.loads(next(out.glob("s*.ids.json")).read_text()).values()) <= set(labelled)
+    capsys.readouterr()
 
 
 def test_check_reports_every_problem(tmp_path, capsys):

@@ -41,6 +41,8 @@ def make(out: Path, n: int, second: bool, size: int = 100, seed: int = 0, partia
     files = list(out.glob(f"{prefix}*.jsonl")) + list(ANNOTATIONS.glob(f"*/{prefix}*.jsonl"))
     numbers = [int(p.stem[1:]) for p in files]
     k = max(numbers, default=0)
+    if pool.empty:
+        print("nothing to hand out: every dialogue " + ("has a second label" if second else "is labelled"))
     for i in range(n):
         chunk = pool.iloc[i * size:(i + 1) * size]
         if len(chunk) == 0 or (len(chunk) < size and not partial):
