@@ -12,6 +12,11 @@ Where the reward is computed, in one place:
 - ``covered`` — closes that route: every value the target cares about counts whether or not the
   response expresses it, ``-sum_i |t_i| * |v_i - t_i|``; silence costs ``sum_i t_i^2``.
 - ``l2`` — ``-||v - t||``.
+
+Three ways to align toward a target share the judge and the reward: online RL (``grpo_train``
+through TRL, or ``valuelab.grpo``, the CPU-fast loop), DPO on judge-ranked pairs (``dpo_pairs``,
+``dpo_train``), and inference time (``best_of_n``, ``map_reweight``). The RLHF baseline is in
+``valuelab.rlhf``; evaluation in ``valuelab.evaluate``.
 """
 from __future__ import annotations
 
