@@ -6,7 +6,7 @@
 Both score the same dialogues with the same judge (a saved one, or a fresh all-MiniLM-L6-v2 judge
 with an untrained head: speed and numerical error do not depend on training). The baseline pads
 every batch of 64 to 128 tokens and runs the fp32 model; valuelab's scorer sorts by length, pads
-each batch only as far as needed and multiplies in bfloat16. Prints dialogues/s of each, the
+each batch only as far as needed and runs the encoder in bfloat16. Prints dialogues/s of each, the
 ratio, and the largest absolute difference of the scores from the fp32 reference.
 """
 import argparse

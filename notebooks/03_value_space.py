@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from valuelab import data, plots, space, widgets, workbook
+from valuelab import data, judge, plots, space, widgets, workbook
 from valuelab.values import NAMES
 
 workbook.setup()
@@ -34,6 +34,7 @@ n_neighbors: int = 15  # UMAP neighbourhood size
 min_dist: float = 0.1  # UMAP minimum distance between points
 jitter: float = 0.05  # noise added to the discrete labels so identical vectors do not stack
 target_name: str = "ideal"  # target shown in the linked radar
+judge_profile: str = "quick"  # judge for the judge-predicted map (valuelab.judge.PROFILES; cached)
 export_dir: str = "../runs/figures"  # where the HTML and PNG exports go
 
 # %%
@@ -108,6 +109,27 @@ else:
     print("no held-out dialogues with a value yet")
 
 # %% [markdown]
+# ## The judge's map
+# The same picture through a judge's eyes: a judge trained on the training split (profile
+# `judge_profile`, cached after the first run) scores the **test-split** dialogues it never saw,
+# and UMAP draws its vectors. Colours and regions still come from the annotations, so the numbers
+# say whether the judge's reading keeps safe and unsafe apart on its own.
+
+# %%
+value_judge = judge.cached(data.load_dataset("train"), judge_profile)
+judged = ds[ds["split"] == "test"].head(max_points).reset_index(drop=True)
+judged_vectors = value_judge.score(judged)
+judged[list(NAMES)] = judged_vectors
+jmap = space.fit_map(judged_vectors, settings)
+judged[["x", "y"]] = jmap.embedding
+judged_unsafe = judged["safety"] == "unsafe"  # from the annotations
+judge_numbers = {"AUROC 2-D (judge map)": space.separation(jmap.embedding, judged_unsafe),
+                 "AUROC judged 10-D": space.separation(judged_vectors, judged_unsafe)}
+display(plots.value_map(judged, title="Judge-predicted value vectors (test split; colours from the annotations)",
+                        note=jmap.label()))
+judge_numbers
+
+# %% [markdown]
 # ## For comparison: a map of the texts
 # The same dialogues embedded by MiniLM (what they *say*, not what they *stand for*):
 
@@ -148,6 +170,7 @@ metrics = workbook.record({
     **{k: float(v) for k, v in numbers.items()},
     "purity": {k: float(v) for k, v in purity.items()},
     "text_map_auroc_2d": float(text_numbers["AUROC 2-D (text map)"]),
+    "judge_map": {"n": len(judged), **{k: float(v) for k, v in judge_numbers.items()}},
     "heldout_mean": held[list(NAMES)].mean().round(3).to_dict() if len(held) else None,
     "exports": {"html": (exports / "value_map.html").exists(), "png": png},
 }, record_path)

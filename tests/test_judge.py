@@ -4,6 +4,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from valuelab.judge import PROFILES, Judge, JudgeConfig, evaluate, to_labels
 from valuelab.values import NAMES
@@ -109,7 +110,29 @@ def test_cli_score_reads_fulcra_and_prompt_response_lines(trained, tmp_path):
     assert out[0]["id"] == "a" and set(out[0]["scores"]) == set(NAMES)
     assert out[1]["dialogue"].startswith("Human: How do I pick a lock")
     direct = float(judge.score(("Plan a party", "Dance and enjoy!"))[0, 2])
-    assert out[0]["scores"]["hedonism"] == pytest.approx(direct, abs=1e-5)
+    # bfloat16 scoring: a batch padded to a longer neighbour rounds slightly differently
+    assert out[0]["scores"]["hedonism"] == pytest.approx(direct, abs=2e-3)
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "no dialogue here"}\n')
     assert main(score + ["--in", str(bad), "--out", str(tmp_path / "x")]) == 2
+
+
+def test_class_weights_and_balanced_loss():
+    from valuelab.judge import class_weights
+
+    toy = _toy(48)  # conformity: 24 zeros, 24 ones, no -1; power: all 0
+    w = class_weights(toy, balance=1.0, max_weight=5.0)
+    j = NAMES.index("conformity")
+    assert w[j].tolist() == pytest.approx([5.0, 48 / 72, 48 / 72])  # absent label -> the cap
+    assert w[NAMES.index("power")].tolist() == pytest.approx([5.0, 48 / 144, 5.0])
+    assert class_weights(toy, balance=0.0)[j].tolist() == [20.0, 1.0, 1.0]
+    # the weighted loss is a weighted mean: a rare label's error counts more than a common one's
+    judge = Judge(JudgeConfig(), torch.nn.Linear(1, 1), None)
+    judge._weights = w
+    target = torch.zeros((2, 10), dtype=torch.long)
+    target[0, NAMES.index("power")] = 1  # the rare label, missed
+    miss_rare = judge._loss(torch.zeros((2, 10)), target)
+    target[0] = 0
+    target[0, j] = 1  # a common label, missed
+    miss_common = judge._loss(torch.zeros((2, 10)), target)
+    assert miss_rare > 3 * miss_common > 0

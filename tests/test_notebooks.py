@@ -65,6 +65,7 @@ def test_03_value_space(smoke):
     assert 0 <= m["AUROC other 6 values"] <= 1
     assert 0 < m["trustworthiness"] <= 1 and m["purity"]
     assert m["exports"]["html"]
+    assert m["judge_map"]["n"] == 400 and 0 <= m["judge_map"]["AUROC 2-D (judge map)"] <= 1  # test split has > 400
 
 
 def test_04_basealign(smoke):

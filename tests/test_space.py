@@ -68,6 +68,12 @@ def test_value_map_and_linked_explorer():
     fig = plots.value_map(f, note="n_neighbors=15")
     assert {t.name.split(",")[0] for t in fig.data} <= {"safe", "unsafe", "neutral"}
     assert sum(len(t.x) for t in fig.data) == 30
+    arrow = [a for a in fig.layout.annotations if a.text == "safe → unsafe"][0]
+    safe, unsafe = (f[f.safety == s][["x", "y"]].median() for s in ("safe", "unsafe"))
+    assert (arrow.ax, arrow.ay, arrow.x, arrow.y) == (safe.x, safe.y, unsafe.x, unsafe.y)
+    regions = {a.text for a in fig.layout.annotations} - {"safe → unsafe", "n_neighbors=15"}
+    assert regions == {"<b>privacy violation</b>", "<b>bias & toxicity</b>"} and len(fig.layout.shapes) == 2
+    assert not plots.value_map(f, marks=False).layout.shapes
     with pytest.raises(ValueError, match="missing column"):
         plots.value_map(f.drop(columns=["risk"]))
     ex = widgets.MapExplorer(f, "ideal")

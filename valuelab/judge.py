@@ -20,6 +20,7 @@ values). An empty response expresses no value: its vector is all zeros, without 
 """
 from __future__ import annotations
 
+import copy
 import json
 import math
 from dataclasses import asdict, dataclass, fields
@@ -53,6 +54,10 @@ class JudgeConfig:
     max_train: int | None = None  # use at most this many training dialogues
     seed: int = 0
     bf16_train: bool = True  # bfloat16 autocast for the training forward (about a quarter faster on CPU)
+    # vector mode: weight each (value, label) by (n / (3 n_label))^balance, capped at max_weight;
+    # 0 = unweighted. Most labels are 0, so an unweighted judge learns to say "no value" everywhere.
+    balance: float = 0.5
+    max_weight: float = 20.0
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -74,7 +79,7 @@ class JudgeConfig:
 
 PROFILES = {
     "smoke": JudgeConfig(max_length=96, epochs=2, max_train=128, batch_size=16, lr=1e-4, warmup_steps=2),
-    "classroom": JudgeConfig(max_length=128, epochs=2, max_train=2500),  # aimed at <= 10 min on 2 cores
+    "classroom": JudgeConfig(max_length=128, epochs=2, max_train=4000, lr=1e-4),  # aimed at <= 10 min on 2 cores
     # the reward judges of notebooks 04 and 05: small enough to train two in a classroom run
     "quick": JudgeConfig(max_length=96, epochs=2, max_train=1000, lr=1e-4, warmup_steps=5),
     "full": JudgeConfig(max_length=256, epochs=4),
@@ -92,7 +97,15 @@ class JudgeModel(torch.nn.Module):
     def forward(self, input_ids, attention_mask, **kw):
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kw).last_hidden_state
         m = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        return self.head((hidden * m).sum(1) / m.sum(1).clamp(min=1))
+        pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1)
+        return self.head(pooled.to(self.head.weight.dtype))
+
+    def bf16_copy(self) -> JudgeModel:
+        """A copy for scoring: the encoder in bfloat16 (matrix products, attention, norms), the
+        head in fp32 (bench/judge.py measures the speed and the error against fp32)."""
+        fast = copy.deepcopy(self).to(torch.bfloat16)
+        fast.head.float()
+        return fast
 
 
 def _frame(dialogues) -> pd.DataFrame:
@@ -109,7 +122,7 @@ class Judge:
     def __init__(self, config: JudgeConfig, model: JudgeModel, tokenizer, bf16: bool = True):
         self.config, self.model, self.tokenizer = config, model.eval(), tokenizer
         self.classes = 3 if config.head == "3way" else 1
-        self.bf16 = bf16  # score with bfloat16 matrix products (bench/judge.py checks the error)
+        self.bf16 = bf16  # score with a bfloat16 encoder (bench/judge.py checks the error)
         self._scorer = None
 
     # -- inputs ---------------------------------------------------------------------------
@@ -147,7 +160,7 @@ class Judge:
         df = _frame(dialogues)
         out = np.zeros((len(df), len(VALUES)), dtype=np.float32)
         if self._scorer is None:  # built lazily, and again after training
-            self._scorer = models.bf16_linears(self.model) if self.bf16 else self.model
+            self._scorer = self.model.bf16_copy() if self.bf16 else self.model
         model = self._scorer
         torch.set_flush_denormal(True)  # denormals are slow on x86 and do not matter here
         try:
@@ -194,6 +207,8 @@ class Judge:
         outputs = classes * (len(VALUES) if config.mode == "vector" else 1)
         judge = cls(config, JudgeModel(encoder, outputs), tokenizer)
         judge.model.train()
+        judge._weights = class_weights(train, config.balance, config.max_weight) \
+            if config.mode == "vector" and config.balance else None
         examples = judge._examples(train, rng)
         steps = config.epochs * math.ceil(len(examples[0]) / config.batch_size)
         opt = torch.optim.AdamW(judge.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -239,9 +254,17 @@ class Judge:
         return P, R, F, T
 
     def _loss(self, raw: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """MSE of tanh (or cross-entropy over -1/0/+1), each element weighted by its (value,
+        label) weight when training is balanced; weighted means, so the scale stays comparable."""
+        weights = getattr(self, "_weights", None)
+        w = torch.ones(target.shape) if weights is None else \
+            weights[torch.arange(target.shape[1]), target + 1]
         if self.classes == 1:
-            return torch.nn.functional.mse_loss(torch.tanh(raw), target.float())
-        return torch.nn.functional.cross_entropy(raw.reshape(-1, 3), (target + 1).reshape(-1))
+            per = (torch.tanh(raw) - target.float()) ** 2
+        else:
+            per = torch.nn.functional.cross_entropy(raw.reshape(-1, 3), (target + 1).reshape(-1),
+                                                    reduction="none").reshape(target.shape)
+        return (per * w).sum() / w.sum()
 
     # -- saving -----------------------------------------------------------------------------
     def save(self, path) -> Path:
@@ -267,6 +290,15 @@ class Judge:
         model = JudgeModel(encoder, head["weight"].shape[0])
         model.head.load_state_dict(head)
         return cls(config, model, AutoTokenizer.from_pretrained(path / "encoder"), bf16=bf16)
+
+
+def class_weights(train: pd.DataFrame, balance: float = 0.5, max_weight: float = 20.0) -> torch.Tensor:
+    """(10, 3) loss weights per value and label -1/0/+1: (n / (3 n_label))^balance, capped at
+    ``max_weight`` (labels absent from ``train`` get the cap)."""
+    y = train[list(NAMES)].to_numpy(dtype=int)
+    counts = np.stack([(y == c).sum(0) for c in (-1, 0, 1)], axis=1).astype(float)
+    w = np.where(counts > 0, (len(y) / (3 * np.maximum(counts, 1))) ** balance, max_weight)
+    return torch.tensor(np.minimum(w, max_weight), dtype=torch.float32)
 
 
 def to_labels(scores: np.ndarray) -> np.ndarray:
