@@ -136,3 +136,24 @@ def test_class_weights_and_balanced_loss():
     target[0, j] = 1  # a common label, missed
     miss_common = judge._loss(torch.zeros((2, 10)), target)
     assert miss_rare > 3 * miss_common > 0
+
+
+def test_cached_trains_once_and_other_ranks_wait(tmp_path, monkeypatch):
+    import threading
+
+    from valuelab.judge import cached
+
+    monkeypatch.setenv("VALUELAB_CACHE", str(tmp_path))
+    cfg = JudgeConfig(max_length=32, prompt_tokens=8, epochs=1, batch_size=8, warmup_steps=1)
+    got = {}
+    with pytest.raises(TimeoutError, match="local rank 0"):
+        cached(_toy(16), cfg, progress=False, wait=0.5, rank=1)
+    waiter = threading.Thread(target=lambda: got.setdefault("rank1", cached(_toy(16), cfg, progress=False, rank=1)))
+    waiter.start()  # rank 1: waits for the cache to appear
+    assert waiter.is_alive()
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    rank0 = cached(_toy(16), cfg, progress=False)
+    waiter.join(60)
+    assert got["rank1"].cache_key == rank0.cache_key
+    assert len(list((tmp_path / "judges").iterdir())) == 1
+    np.testing.assert_allclose(got["rank1"].score(_toy(4)), rank0.score(_toy(4)), atol=1e-6)

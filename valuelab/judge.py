@@ -23,6 +23,8 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
+import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -401,10 +403,13 @@ def fraction_of(df: pd.DataFrame, fraction: float, seed: int = 0) -> pd.DataFram
     return df[df[key].isin(keep)]
 
 
-def cached(train: pd.DataFrame, config: JudgeConfig | str = "classroom", progress: bool = True) -> Judge:
+def cached(train: pd.DataFrame, config: JudgeConfig | str = "classroom", progress: bool = True,
+           wait: float = 6 * 3600, rank: int | None = None) -> Judge:
     """A judge trained on ``train`` with ``config`` (or a profile name), trained once and kept
     in ``$VALUELAB_CACHE/judges/<hash of settings and data>``: notebooks 04 and 05 reuse the
-    judge they need without retraining it on every run."""
+    judge they need without retraining it on every run. Under torchrun / accelerate only local
+    rank 0 trains; the other ranks wait (up to ``wait`` seconds) and load its judge (``rank``
+    defaults to ``$LOCAL_RANK``)."""
     import hashlib
     import shutil
 
@@ -413,6 +418,13 @@ def cached(train: pd.DataFrame, config: JudgeConfig | str = "classroom", progres
     digest = hashlib.sha256(json.dumps(asdict(config), sort_keys=True).encode()
                             + pd.util.hash_pandas_object(train[cols], index=False).values.tobytes())
     path = models.cache_dir() / "judges" / digest.hexdigest()[:16]
+    rank = int(os.environ.get("LOCAL_RANK", "0")) if rank is None else rank
+    if rank != 0:  # data-parallel runs: local rank 0 trains, the rest wait
+        deadline = time.monotonic() + wait
+        while not (path / "head.pt").exists():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"judge cache {path} did not appear within {wait:.0f} s (is local rank 0 running?)")
+            time.sleep(1)
     if (path / "head.pt").exists():
         judge = Judge.load(path)
         judge.cache_key = path.name
