@@ -113,6 +113,13 @@ def test_generate_run_records_and_settings_check(tmp_path, fast):
     with pytest.raises(ValueError, match="other settings .*temperature"):
         G.generate(prompts, tmp_path / "run", fast, persona="security+",
                    sampling=G.Sampling(temperature=0.2, max_new_tokens=8), n=2, progress=False)
+    plain = G.Sampling(top_p=1.0, max_new_tokens=4)  # a top_p = 1 run begun by the old sampler is refused
+    G.generate(prompts, tmp_path / "p1", fast, sampling=plain, progress=False)
+    old = json.loads((tmp_path / "p1" / "run.json").read_text())
+    assert old.pop("sampler") == "sort-free"
+    (tmp_path / "p1" / "run.json").write_text(json.dumps(old))
+    with pytest.raises(ValueError, match="other settings .*sampler"):
+        G.generate(prompts, tmp_path / "p1", fast, sampling=plain, progress=False)
     with pytest.raises(ValueError, match="duplicate prompt ids"):
         G.generate(pd.DataFrame({"id": ["a", "a"], "text": ["x", "y"]}), tmp_path / "dup", fast)
 

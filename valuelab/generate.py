@@ -364,6 +364,10 @@ def generate(prompts, out, backend=None, persona: str = "plain", sampling: Sampl
     settings = {**backend.describe(), "persona": persona, "system_prompt": persona_system(persona),
                 **asdict(sampling), "n": n, "batch_size": backend.batch_size,
                 "plan": hashlib.sha256(json.dumps([[j[0] for j in b] for b in plan]).encode()).hexdigest()}
+    if sampling.top_p >= 1 and getattr(backend, "engine", None) == "fast":
+        # the fast engine's top_p = 1 draw changed (sort-free, 2026-11): runs begun before it
+        # have no "sampler" key and are refused rather than resumed with different draws
+        settings["sampler"] = "sort-free"
     _check_run(out, settings)
     done = {p.name for p in out.glob("shard-*.jsonl")}
     todo = [(k, b) for k, b in enumerate(plan) if f"shard-{k:05d}.jsonl" not in done]
