@@ -53,7 +53,7 @@ def test_02_train_judge(smoke):
     assert m["n_train"] > 0 and m["n_test"] > 0
     assert m["final_loss"] < m["first_loss"]  # training moved the loss
     assert 0 <= m["test_macro_f1"] <= 1 and set(m["baseline_macro_f1"]) == {"all-zero", "lexicon", "embedding LR"}
-    assert set(m["modes_macro_f1"]) == {"vector", "pairwise"}
+    assert set(m["variants_macro_f1"]) == {"vector · tanh", "vector · 3-way", "pairwise · tanh"}
     assert m["fulcra_macro_f1"] is None or 0 <= m["fulcra_macro_f1"] <= 1
 
 
