@@ -33,8 +33,9 @@ record_path: str = ""  # file for this notebook's metrics as JSON (empty: not wr
 countries: str = "uk,france"  # two targets from valuelab.values.TARGETS (uk, france, netherlands, ess-*)
 reward_kind: str = "covered"  # covered: every value of the profile counts | masked_l1 | l2
 judge_profile: str = "quick"  # judge training profile (valuelab.judge.PROFILES): smoke | quick | classroom | full
-rl_steps: int = 16  # GRPO updates per country
-learning_rate: float = 5e-4  # LoRA learning rate
+rl_steps: int = 24  # GRPO updates per country (32 completions each)
+num_generations: int = 8  # completions per prompt in a GRPO group (32 // this prompts per update)
+learning_rate: float = 2e-3  # LoRA learning rate
 max_new_tokens: int = 48  # completion length
 eval_prompts: int = 60  # held-out value-dilemma prompts
 out_dir: str = "../runs/05"  # where the adapters go
@@ -67,7 +68,8 @@ train_prompts = prompts[(splits == "train") & prompts["kind"].isin(["value-dilem
 reward_fn = align.make_reward_function(value_judge, reward_kind)
 
 # %%
-rl_config = grpo.GRPOConfig(steps=rl_steps, learning_rate=learning_rate, max_new_tokens=max_new_tokens)
+rl_config = grpo.GRPOConfig(steps=rl_steps, learning_rate=learning_rate, max_new_tokens=max_new_tokens,
+                            num_generations=num_generations, prompts_per_step=max(1, 32 // num_generations))
 runs = {}
 for country, vec in targets.items():
     runs[country] = f"{out_dir}/{country}-{reward_kind}-{value_judge.cache_key}"

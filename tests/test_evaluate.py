@@ -35,6 +35,7 @@ def test_score_and_results_table():
     s = E.score(df, KeywordJudge(), "security-conformity", kind="covered", second_judge=KeywordJudge())
     assert s["refusal"].tolist() == [True, False, False, False] and s["empty"].tolist() == [False] * 3 + [True]
     assert s["distance"].round(2).tolist() == [2.0, 1.1, 1.1, 2.0]
+    assert s["published"].round(2).tolist() == [0.0, 0.1, 0.1, 0.0]  # no value expressed: 0, the loophole
     assert s["quality"].isna().tolist() == [True, True, False, False]
     table = E.results_table({"base": s, "other": s.assign(distance=s["distance"] - 1)}, n_boot=200)
     assert table.loc["other", "change"][0] == pytest.approx(-1.0)
