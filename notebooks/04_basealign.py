@@ -41,11 +41,12 @@ judge_profile: str = "quick"  # judge training profile (valuelab.judge.PROFILES)
 rl_steps: int = 30  # GRPO updates for BaseAlign and for each RLHF arm (32 completions each)
 num_generations: int = 8  # completions per prompt in a GRPO group (32 // this prompts per update)
 learning_rate: float = 2e-3  # LoRA learning rate (GRPO and DPO)
+kl_beta: float = 0.1  # KL(policy || base) penalty, BaseAlign's initial PPO coefficient (0: none)
 max_new_tokens: int = 48  # completion length in training and evaluation
 eval_per_kind: int = 30  # held-out test prompts per kind (harmful, benign, value-dilemma)
 best_of: int = 4  # N for best-of-N and MAP reweighting
 dpo_prompts: int = 48  # training prompts sampled best_of times each for DPO pairs
-compare_baselines: bool = True  # also run DPO and the two RLHF arms
+compare_baselines: bool = True  # also run DPO and the two RLHF arms (the classroom profile skips them)
 max_pairs: int = 2000  # at most this many preference pairs per reward model
 out_dir: str = "../runs/04"  # where adapters and reward models go
 
@@ -97,7 +98,8 @@ splits = data.prompt_splits(data.load_prompts())
 prompts = data.load_prompts()
 train_prompts = prompts[prompts["id"].map(splits) == "train"]
 rl_config = grpo.GRPOConfig(steps=rl_steps, learning_rate=learning_rate, max_new_tokens=max_new_tokens,
-                            num_generations=num_generations, prompts_per_step=max(1, 32 // num_generations))
+                            num_generations=num_generations, prompts_per_step=max(1, 32 // num_generations),
+                            beta=kl_beta)
 reward_fn = align.make_reward_function(reward_judge, reward_kind, default_target=target_name)
 run = f"{out_dir}/basealign-{target_name}-{reward_kind}-{reward_judge.cache_key}"  # rerun: resumes or reuses
 history = grpo.train(train_prompts.assign(target=target_name), reward_fn, run, rl_config)
@@ -181,7 +183,10 @@ evaluate.side_by_side(scored, n=4)
 # - Under `reward_kind="masked_l1"`, compare *published* with *covered*: the loophole pays for
 #   silence, so the published distance can fall while the answers express fewer of the target's
 #   values.
-# - *kl* and *fluency*: how far the policy moved from the base model to get there.
+# - *kl* and *fluency*: how far the policy moved from the base model to get there. With a small
+#   judge and a 135M policy, the quickest route to a lower distance can be a stock phrase the
+#   judge likes ("a positive, supportive perspective …") repeated whatever the question: read
+#   the side-by-side answers. A KL penalty (`GRPOConfig.beta`) holds the policy nearer the base.
 # - Best-of-N buys its gain at inference time (N samples per answer) with KL at most
 #   log N − (N−1)/N; the trained policies pay once, in training.
 

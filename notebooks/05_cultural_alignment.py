@@ -36,6 +36,7 @@ judge_profile: str = "quick"  # judge training profile (valuelab.judge.PROFILES)
 rl_steps: int = 24  # GRPO updates per country (32 completions each)
 num_generations: int = 8  # completions per prompt in a GRPO group (32 // this prompts per update)
 learning_rate: float = 2e-3  # LoRA learning rate
+kl_beta: float = 0.1  # KL(policy || base) penalty, BaseAlign's initial PPO coefficient (0: none)
 max_new_tokens: int = 48  # completion length
 eval_prompts: int = 60  # held-out value-dilemma prompts
 out_dir: str = "../runs/05"  # where the adapters go
@@ -69,7 +70,8 @@ reward_fn = align.make_reward_function(value_judge, reward_kind)
 
 # %%
 rl_config = grpo.GRPOConfig(steps=rl_steps, learning_rate=learning_rate, max_new_tokens=max_new_tokens,
-                            num_generations=num_generations, prompts_per_step=max(1, 32 // num_generations))
+                            num_generations=num_generations, prompts_per_step=max(1, 32 // num_generations),
+                            beta=kl_beta)
 runs = {}
 for country, vec in targets.items():
     runs[country] = f"{out_dir}/{country}-{reward_kind}-{value_judge.cache_key}"
