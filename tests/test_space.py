@@ -71,8 +71,15 @@ def test_value_map_and_linked_explorer():
     arrow = [a for a in fig.layout.annotations if a.text == "safe → unsafe"][0]
     safe, unsafe = (f[f.safety == s][["x", "y"]].median() for s in ("safe", "unsafe"))
     assert (arrow.ax, arrow.ay, arrow.x, arrow.y) == (safe.x, safe.y, unsafe.x, unsafe.y)
-    regions = {a.text for a in fig.layout.annotations} - {"safe → unsafe", "n_neighbors=15"}
+    regions = {a.text.split(" (")[0] for a in fig.layout.annotations} - {"safe → unsafe", "n_neighbors=15"}
     assert regions == {"<b>privacy violation</b>", "<b>bias & toxicity</b>"} and len(fig.layout.shapes) == 2
+    # the circle sits on the region's densest patch: moving five of its points far away moves it
+    pv = f.index[f.risk == "privacy violation"]
+    g = f.copy()
+    g.loc[pv[:6], ["x", "y"]] = [100.0, 100.0]
+    shape = plots.value_map(g).layout.shapes[[a.text.startswith("<b>privacy") for a in
+                                               plots.value_map(g).layout.annotations if a.text.startswith("<b>")].index(True)]
+    assert shape.x0 < 100 < shape.x1 and shape.y0 < 100 < shape.y1
     assert not plots.value_map(f, marks=False).layout.shapes
     with pytest.raises(ValueError, match="missing column"):
         plots.value_map(f.drop(columns=["risk"]))

@@ -163,7 +163,7 @@ def value_map(df: pd.DataFrame, title: str = "Dialogues in the value space", not
               marks: bool = True) -> go.Figure:
     """Scatter of a map (columns x, y, safety, risk, prompt, response and the 10 values):
     colour = safe/unsafe, symbol = risk region, hover = the dialogue and its vector; ``marks``
-    draws the safe -> unsafe direction and each risk region, as FULCRA's figure does."""
+    draws the safe -> unsafe direction and where each risk region gathers, as FULCRA's figure does."""
     import plotly.express as px
 
     need = {"x", "y", "safety", "risk", "prompt", "response", *NAMES}
@@ -186,24 +186,29 @@ def value_map(df: pd.DataFrame, title: str = "Dialogues in the value space", not
     return fig
 
 
-def mark_regions(fig: go.Figure, df: pd.DataFrame) -> go.Figure:
+def mark_regions(fig: go.Figure, df: pd.DataFrame, cells: int = 20) -> go.Figure:
     """On a map figure: an arrow from the median point of safe dialogues to that of unsafe ones,
-    and for each risk region a dashed ellipse (median, ±1 interquartile half-range) with its name."""
+    and for each risk region a dashed circle round its densest patch (the cell of a
+    ``cells`` x ``cells`` grid holding most of its points), labelled with the share it holds."""
     med = df.groupby("safety")[["x", "y"]].median()
     if {"safe", "unsafe"} <= set(med.index):
         (x0, y0), (x1, y1) = med.loc["safe"], med.loc["unsafe"]
         fig.add_annotation(x=x1, y=y1, ax=x0, ay=y0, xref="x", yref="y", axref="x", ayref="y",
                            text="safe → unsafe", showarrow=True, arrowhead=3, arrowwidth=2.5, arrowcolor="black",
                            font=dict(size=13, color="black"), bgcolor="rgba(255,255,255,0.7)")
+    size = max(np.ptp(df["x"]), np.ptp(df["y"]), 1e-9) / cells
     for region, g in df[df["risk"] != "no risk"].groupby("risk"):
         if len(g) < 5:
             continue
-        (cx, cy), lo, hi = g[["x", "y"]].median(), g[["x", "y"]].quantile(0.25), g[["x", "y"]].quantile(0.75)
-        rx, ry = max((hi - lo)["x"], 0.2), max((hi - lo)["y"], 0.2)
-        fig.add_shape(type="circle", x0=cx - rx, x1=cx + rx, y0=cy - ry, y1=cy + ry, xref="x", yref="y",
+        cell = np.floor(g[["x", "y"]].to_numpy() / size).astype(int)
+        keys, counts = np.unique(cell, axis=0, return_counts=True)
+        patch = g[(cell == keys[counts.argmax()]).all(1)][["x", "y"]]
+        cx, cy = patch.median()
+        r = max(np.hypot(patch["x"] - cx, patch["y"] - cy).max(), size / 2) * 1.3
+        fig.add_shape(type="circle", x0=cx - r, x1=cx + r, y0=cy - r, y1=cy + r, xref="x", yref="y",
                       line=dict(color="dimgrey", dash="dash", width=1.5))
-        fig.add_annotation(x=cx, y=cy + ry, text=f"<b>{region}</b>", showarrow=False, yshift=8,
-                           font=dict(size=11, color="dimgrey"), bgcolor="rgba(255,255,255,0.6)")
+        fig.add_annotation(x=cx, y=cy + r, text=f"<b>{region}</b> ({len(patch) / len(g):.0%})", showarrow=False,
+                           yshift=8, font=dict(size=11, color="dimgrey"), bgcolor="rgba(255,255,255,0.6)")
     return fig
 
 
