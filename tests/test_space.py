@@ -77,8 +77,9 @@ def test_value_map_and_linked_explorer():
     pv = f.index[f.risk == "privacy violation"]
     g = f.copy()
     g.loc[pv[:6], ["x", "y"]] = [100.0, 100.0]
-    shape = plots.value_map(g).layout.shapes[[a.text.startswith("<b>privacy") for a in
-                                               plots.value_map(g).layout.annotations if a.text.startswith("<b>")].index(True)]
+    moved = plots.value_map(g).layout  # shapes and region labels come in the same order
+    labels = [a.text for a in moved.annotations if a.text.startswith("<b>")]
+    shape = moved.shapes[[t.startswith("<b>privacy") for t in labels].index(True)]
     assert shape.x0 < 100 < shape.x1 and shape.y0 < 100 < shape.y1
     assert not plots.value_map(f, marks=False).layout.shapes
     with pytest.raises(ValueError, match="missing column"):
