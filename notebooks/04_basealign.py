@@ -101,7 +101,7 @@ rl_config = grpo.GRPOConfig(steps=rl_steps, learning_rate=learning_rate, max_new
                             num_generations=num_generations, prompts_per_step=max(1, 32 // num_generations),
                             beta=kl_beta)
 reward_fn = align.make_reward_function(reward_judge, reward_kind, default_target=target_name)
-run = f"{out_dir}/basealign-{target_name}-{reward_kind}-{reward_judge.cache_key}"  # rerun: resumes or reuses
+run = f"{out_dir}/basealign-{target_name}-{reward_kind}-{rl_config.tag()}-{reward_judge.cache_key}"  # rerun: resumes
 history = grpo.train(train_prompts.assign(target=target_name), reward_fn, run, rl_config)
 history.set_index("step")[["reward", "completion_tokens", "empty"]].plot(subplots=True, figsize=(8, 5));
 
@@ -125,7 +125,7 @@ if compare_baselines:
     pairs = align.dpo_pairs(dpo_samples, reward_judge, t.array, reward_kind)
     print(f"{len(pairs)} DPO pairs from {dpo_prompts} prompts (prompts whose samples all score alike give none)")
     if len(pairs):
-        dpo_run = f"{out_dir}/dpo-{target_name}-{reward_kind}-{reward_judge.cache_key}"
+        dpo_run = f"{out_dir}/dpo-{target_name}-{reward_kind}-{learning_rate}-{reward_judge.cache_key}"
         align.dpo_train(pairs, dpo_run, learning_rate=learning_rate)
         results["DPO"] = evaluate.sample(grpo.load_policy(f"{dpo_run}/adapter"), held_out, sampling=sampling)
 
@@ -144,7 +144,7 @@ if compare_baselines:
         arm_pairs = pairs[arm].sample(k, random_state=0)
         rm = rlhf.RewardModel.train(arm_pairs, f"{out_dir}/rm-{arm}")
         print(f"{arm}: {k} pairs; the reward model orders {rm.accuracy(arm_pairs):.0%} of its training pairs as the rule")
-        arm_run = f"{out_dir}/{arm}-{k}-{len(train)}"
+        arm_run = f"{out_dir}/{arm}-{k}-{len(train)}-{rl_config.tag()}"
         grpo.train(train_prompts, rm.reward_function(), arm_run, rl_config)
         results[arm] = evaluate.sample(grpo.load_policy(f"{arm_run}/adapter"), held_out, sampling=sampling)
 

@@ -74,7 +74,7 @@ rl_config = grpo.GRPOConfig(steps=rl_steps, learning_rate=learning_rate, max_new
                             beta=kl_beta)
 runs = {}
 for country, vec in targets.items():
-    runs[country] = f"{out_dir}/{country}-{reward_kind}-{value_judge.cache_key}"
+    runs[country] = f"{out_dir}/{country}-{reward_kind}-{rl_config.tag()}-{value_judge.cache_key}"
     grpo.train(train_prompts.assign(target=[list(vec)] * len(train_prompts)), reward_fn, runs[country], rl_config)
 
 # %% [markdown]

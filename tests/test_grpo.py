@@ -67,6 +67,9 @@ def test_config_rejects_bad_settings():
         grpo.GRPOConfig(num_generations=1)
     with pytest.raises(ValueError, match="unknown GRPOConfig keys: lr"):
         grpo.GRPOConfig.from_dict({"lr": 1})
+    c = grpo.GRPOConfig()
+    assert c.tag() == grpo.GRPOConfig(steps=99, save_every=3).tag()  # a run may grow or checkpoint differently
+    assert c.tag() != grpo.GRPOConfig(learning_rate=1e-3).tag() != grpo.GRPOConfig(beta=0.1).tag()
 
 
 def test_train_learns_resumes_and_the_adapter_reproduces_its_completions(tmp_path):

@@ -77,6 +77,16 @@ class GRPOConfig:
             raise ValueError(f"GRPOConfig.learning_rate must be in (0, 1), got {self.learning_rate}")
         self.target_modules = tuple(self.target_modules)
 
+    def tag(self) -> str:
+        """A short hash of the settings a run cannot change midway (all but steps and
+        save_every): run folders named with it never collide with another setting's run."""
+        import hashlib
+        import json
+        from dataclasses import asdict
+
+        d = {k: v for k, v in asdict(self).items() if k not in ("steps", "save_every")}
+        return hashlib.sha256(json.dumps(d, sort_keys=True, default=list).encode()).hexdigest()[:8]
+
     @classmethod
     def from_dict(cls, d: dict) -> GRPOConfig:
         known = {f.name for f in fields(cls)}
