@@ -126,6 +126,7 @@ class Judge:
         self.classes = 3 if config.head == "3way" else 1
         self.bf16 = bf16  # score with a bfloat16 encoder (bench/judge.py checks the error)
         self._scorer = None
+        self._weights = None  # (10, 3) loss weights while training balanced (class_weights)
 
     # -- inputs ---------------------------------------------------------------------------
     def _encode(self, prompts, responses, firsts=None):
@@ -258,9 +259,8 @@ class Judge:
     def _loss(self, raw: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """MSE of tanh (or cross-entropy over -1/0/+1), each element weighted by its (value,
         label) weight when training is balanced; weighted means, so the scale stays comparable."""
-        weights = getattr(self, "_weights", None)
-        w = torch.ones(target.shape) if weights is None else \
-            weights[torch.arange(target.shape[1]), target + 1]
+        w = torch.ones(target.shape) if self._weights is None else \
+            self._weights[torch.arange(target.shape[1]), target + 1]
         if self.classes == 1:
             per = (torch.tanh(raw) - target.float()) ** 2
         else:
