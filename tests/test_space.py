@@ -41,8 +41,33 @@ def test_fit_map_is_cached_and_transforms(tmp_path, monkeypatch):
     again = space.fit_map(X)  # from the cache: same map
     assert np.array_equal(again.embedding, m.embedding)
     assert m.transform(X[:5]).shape == (5, 2)
+    # the map's neighbours are the exact ones (scikit-learn), which also serve transform
+    d = np.linalg.norm(X[:, None] - X[None], axis=-1)
+    assert np.array_equal(m.reducer._knn_indices[:, 0], np.arange(120))  # each point first
+    assert np.allclose(np.sort(m.reducer._knn_dists, 1), np.sort(d, 1)[:, :15], atol=1e-5)
     with pytest.raises(ValueError, match="n > n_neighbors"):
         space.fit_map(X[:10])
+
+
+def test_umap_compiled_code_is_cached_on_disk(tmp_path, monkeypatch):
+    """umap-learn's own jitted functions get numba's disk cache (recompiling them was ~30 s of
+    every fresh process); of a serial/parallel twin only the serial one, as the cache key
+    ignores compile flags."""
+    from pathlib import Path
+
+    from numba.core.caching import NullCache
+
+    space.import_umap()
+    from umap import layouts
+
+    serial = layouts._nb_optimize_layout_euclidean_single_epoch
+    assert not isinstance(serial._cache, NullCache)
+    assert isinstance(layouts._nb_optimize_layout_euclidean_single_epoch_parallel._cache, NullCache)
+    monkeypatch.setenv("VALUELAB_CACHE", str(tmp_path))
+    space.fit_map(_toy()[list(NAMES)].to_numpy(float) + np.random.default_rng(2).normal(0, 0.05, (120, 10)))
+    assert serial.signatures  # the fit ran the cached serial twin...
+    index = Path(serial._cache.cache_path).glob("layouts._optimize_layout_euclidean_single_epoch-*.nbi")
+    assert list(index)  # ...and its compiled code is on disk for the next process
 
 
 def test_map_numbers():
