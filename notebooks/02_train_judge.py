@@ -56,8 +56,8 @@ len(train), len(test), len(heldout)
 # rarity, `(n / 3 n_label) ** balance` (`JudgeConfig.balance`, 0.5 by default; 1.0 over-predicts).
 
 # %%
-losses = []
-vector_judge = judge.Judge.train(train, config, log=lambda step, loss: losses.append(loss))
+vector_judge = judge.cached(data.load_dataset("train"), config)  # trained once; notebook 05 reuses it
+losses = vector_judge.losses  # (the same dialogues as `train`: the profile's sample of the split)
 pd.Series(losses, name="training loss").rolling(10, min_periods=1).mean().plot()
 
 # %% [markdown]

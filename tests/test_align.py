@@ -57,6 +57,21 @@ def test_trl_reward_function_uses_per_row_targets():
     assert fn.__name__ == "basealign_masked_l1"
 
 
+def test_contrastive_reward_toward_one_target_away_from_another():
+    """-d(v, own) + w * d(v, away), hand-computed with the covered distance."""
+    fn = align.make_reward_function(FixedJudge(), "covered", default_target="security",
+                                    away="conformity", away_weight=0.5)
+    r = fn(["q", "q"], ["That's illegal.", "Sure."])
+    # "illegal": security, conformity, benevolence 0.9 -> d(security) = 0.1, d(conformity) = 0.1
+    assert r[0] == pytest.approx(-0.1 + 0.5 * 0.1)
+    assert r[1] == pytest.approx(-1 + 0.5 * 1)  # silence: both distances 1
+    assert fn.__name__ == "basealign_covered_contrast"
+    plain = align.make_reward_function(FixedJudge(), "covered", default_target="security", away="conformity")
+    assert plain(["q"], ["Sure."]) == [-1.0] and plain.__name__ == "basealign_covered"  # weight 0: plain
+    with pytest.raises(ValueError, match="away_weight must be >= 0"):
+        align.make_reward_function(FixedJudge(), away="uk", away_weight=-1)
+
+
 class LengthJudge:
     """Security falls with the completion's length: rewards differ within a GRPO group."""
 

@@ -20,8 +20,10 @@ def test_align_grpo_then_evaluate(judge_dir, tmp_path):
     run = tmp_path / "run"
     common = ["--judge", str(judge_dir), "--limit", "4", "--max-new-tokens", "6"]
     assert main(["align", "--target", "0,0,0,0,0,1,0,1,0,0", "--method", "grpo", "--out", str(run),
-                 "--steps", "1", "--n", "2", *common]) == 0
+                 "--steps", "1", "--n", "2", "--away", "power", *common]) == 0
     assert (run / "adapter" / "adapter_config.json").exists()
+    config = json.loads((run / "config.json").read_text())  # the notebooks' settings are the CLI's defaults
+    assert (config["learning_rate"], config["beta"], config["prompts_per_step"]) == (2e-3, 0.1, 16)
     out = tmp_path / "scored.jsonl"
     assert main(["evaluate", "--policy", str(run), "--prompts", "test", "--judge", str(judge_dir),
                  "--limit", "3", "--target", "security-conformity", "--out", str(out)]) == 0

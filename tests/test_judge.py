@@ -72,6 +72,8 @@ def test_saved_judge_reloads_identically_in_a_fresh_process(trained, tmp_path):
     subprocess.run([sys.executable, "-c", code, str(tmp_path / "j"), str(tmp_path / "s.npy"),
                     str(tmp_path / "probe.jsonl")], check=True, capture_output=True)
     assert np.array_equal(np.load(tmp_path / "s.npy"), judge.score(probe))
+    _, losses = trained  # the training curve travels with the judge (notebook 02 plots a cached one)
+    assert Judge.load(tmp_path / "j").losses == judge.losses == pytest.approx(losses) and losses
     with pytest.raises(FileNotFoundError, match="not a saved judge"):
         Judge.load(tmp_path)
 
@@ -157,3 +159,6 @@ def test_cached_trains_once_and_other_ranks_wait(tmp_path, monkeypatch):
     assert got["rank1"].cache_key == rank0.cache_key
     assert len(list((tmp_path / "judges").iterdir())) == 1
     np.testing.assert_allclose(got["rank1"].score(_toy(4)), rank0.score(_toy(4)), atol=1e-6)
+    (tmp_path / "judges" / rank0.cache_key / "losses.json").unlink()  # as cached by an older valuelab
+    again = cached(_toy(16), cfg, progress=False)  # retrained, so its training curve is there
+    assert again.losses and (tmp_path / "judges" / rank0.cache_key / "losses.json").exists()

@@ -79,6 +79,8 @@ def test_04_basealign(smoke):
 
 def test_05_cultural_alignment(smoke):
     m = _run("05_cultural_alignment", smoke)
-    assert m["countries"] == ["uk", "france"] and m["rl_steps"] == 1
-    assert set(m["own_change"]) == set(m["other_change"]) == {"uk", "france"}
-    assert m["margin_base"][0] == pytest.approx(-m["margin_base"][1])  # base: d(uk) - d(fr) = -(d(fr) - d(uk))
+    assert m["countries"] == ["ess-france", "ess-sweden"] and m["rl_steps"] == 1 and m["away_weight"] > 0
+    assert set(m["own_change"]) == set(m["other_change"]) == {"ess-france", "ess-sweden"}
+    assert m["margin_base"][0] == pytest.approx(-m["margin_base"][1])  # base: d(fr) - d(se) = -(d(se) - d(fr))
+    for (mean, lo, hi), base, aligned in zip(m["margin_change"], m["margin_base"], m["margin_aligned"]):
+        assert lo <= mean <= hi and mean == pytest.approx(aligned - base)  # paired by prompt: same means

@@ -52,13 +52,24 @@ def reward(vectors, target_vector, kind: str = "masked_l1") -> np.ndarray:
     return -distance(vectors, target_vector, kind)
 
 
-def make_reward_function(judge, kind: str = "masked_l1", default_target: str = "ideal"):
+def make_reward_function(judge, kind: str = "masked_l1", default_target: str = "ideal",
+                         away=None, away_weight: float = 0.0):
     """A reward function in TRL's shape, ``f(prompts, completions, **columns) -> list[float]``.
 
     The judge scores each (prompt, completion) pair; the target comes from a ``target`` dataset
     column when present (a name or ten numbers per row — TRL passes dataset columns as keyword
     arguments), otherwise ``default_target``.
+
+    ``away`` (a target name or vector) with ``away_weight`` w > 0 makes the reward contrastive,
+    ``-d(v, target) + w * d(v, away)``: toward the target and away from another profile — for
+    two nearby targets (two countries), whose plain rewards pull a policy toward both.
     """
+    if away_weight < 0:
+        raise ValueError(f"away_weight must be >= 0, got {away_weight}")
+    away_vector = None
+    if away is not None and away_weight > 0:
+        away_vector = resolve_target(away).array if isinstance(away, str) else as_array(away, name="away target")
+
     def text(x):  # TRL gives strings, or chat messages for conversational datasets
         return x if isinstance(x, str) else x[-1]["content"]
 
@@ -67,9 +78,12 @@ def make_reward_function(judge, kind: str = "masked_l1", default_target: str = "
         v = judge.score(df)
         rows = target if target is not None else [default_target] * len(df)
         t = np.stack([resolve_target(r).array if isinstance(r, str) else as_array(r) for r in rows])
-        return reward(v, t, kind).tolist()
+        r = reward(v, t, kind)
+        if away_vector is not None:
+            r = r + away_weight * distance(v, away_vector, kind)
+        return r.tolist()
 
-    basealign_reward.__name__ = f"basealign_{kind}"
+    basealign_reward.__name__ = f"basealign_{kind}" + ("_contrast" if away_vector is not None else "")
     return basealign_reward
 
 

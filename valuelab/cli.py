@@ -7,6 +7,7 @@
     $ valuelab judge train --out runs/judge --profile classroom
     $ valuelab judge score --judge runs/judge --in dialogues.jsonl --out scores.jsonl
     $ valuelab align --target ideal --method grpo --out runs/align --steps 20
+    $ valuelab align --target uk --away france --out runs/uk     # toward one profile, away from another
     $ valuelab evaluate --policy runs/align --prompts test --target ideal
     $ valuelab workbook --profile classroom --out runs/workbook
 """
@@ -152,9 +153,11 @@ def _align(args):
         trainer.save_model(f"{args.out}/adapter")  # the main process writes; gathers ZeRO-3 shards
     elif args.method == "grpo":
         config = grpo.GRPOConfig(steps=args.steps, learning_rate=args.learning_rate, num_generations=args.n,
+                                 prompts_per_step=max(1, 32 // args.n), beta=args.beta,
                                  max_new_tokens=args.max_new_tokens, seed=args.seed)
-        grpo.train(prompts.assign(target=[t] * len(prompts)), align.make_reward_function(judge, args.kind),
-                   args.out, config)
+        away = target(args.away).array if args.away else None
+        reward_fn = align.make_reward_function(judge, args.kind, away=away, away_weight=args.away_weight)
+        grpo.train(prompts.assign(target=[t] * len(prompts)), reward_fn, args.out, config)
     else:
         samples = evaluate.sample(grpo.load_policy(), prompts, n=args.n, sampling=sampling, log_probs=False)
         if args.method == "dpo":
@@ -247,10 +250,15 @@ def main(argv=None):
     al.add_argument("--judge", default=None, help="a saved judge (default: the classroom judge, cached)")
     al.add_argument("--prompts", default="train", help="train | validation | test, or a prompt JSONL file")
     al.add_argument("--limit", type=int, default=None, help="at most this many prompts")
-    al.add_argument("--kind", default="masked_l1", help="reward: masked_l1 | covered | l2")
+    al.add_argument("--kind", default="covered",
+                    help="reward: covered (default; closes the published reward's loophole) | masked_l1 | l2")
+    al.add_argument("--away", default=None, help="grpo: a second target to move away from (name or 10 numbers)")
+    al.add_argument("--away-weight", type=float, default=0.5, help="reward -d(target) + w * d(away) with --away")
     al.add_argument("--steps", type=int, default=20, help="grpo updates")
-    al.add_argument("--n", type=int, default=4, help="samples per prompt (grpo group, dpo k, best-of-N)")
-    al.add_argument("--learning-rate", type=float, default=5e-4)
+    al.add_argument("--n", type=int, default=8,
+                    help="samples per prompt (grpo group, 32 // n prompts per update; dpo k; best-of-N)")
+    al.add_argument("--learning-rate", type=float, default=2e-3, help="LoRA learning rate (grpo, dpo)")
+    al.add_argument("--beta", type=float, default=0.1, help="grpo: KL(policy || base) penalty (0: none)")
     al.add_argument("--max-new-tokens", type=int, default=48)
     al.add_argument("--seed", type=int, default=0)
     al.add_argument("--engine", choices=["valuelab", "trl"], default="valuelab",
@@ -263,7 +271,7 @@ def main(argv=None):
     ev.add_argument("--prompts", default="test", help="train | validation | test, or a prompt JSONL file")
     ev.add_argument("--target", default="ideal")
     ev.add_argument("--judge", default=None, help="a saved judge (default: the classroom judge, cached)")
-    ev.add_argument("--kind", default="masked_l1")
+    ev.add_argument("--kind", default="covered", help="distance: covered | masked_l1 (published) | l2")
     ev.add_argument("--limit", type=int, default=None)
     ev.add_argument("--out", default=None, help="JSONL of every scored response")
     ev.set_defaults(func=_evaluate)

@@ -127,6 +127,7 @@ class Judge:
         self.bf16 = bf16  # score with a bfloat16 encoder (bench/judge.py checks the error)
         self._scorer = None
         self._weights = None  # (10, 3) loss weights while training balanced (class_weights)
+        self.losses: list[float] = []  # training loss per step (saved with the judge)
 
     # -- inputs ---------------------------------------------------------------------------
     def _encode(self, prompts, responses, firsts=None):
@@ -234,6 +235,7 @@ class Judge:
                 step += 1
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss.item():.3f}")
+                judge.losses.append(loss.item())
                 if log:
                     log(step, loss.item())
         bar.close()
@@ -270,13 +272,15 @@ class Judge:
 
     # -- saving -----------------------------------------------------------------------------
     def save(self, path) -> Path:
-        """Write config.json, the encoder (transformers folder), head.pt and the tokenizer."""
+        """Write config.json, the encoder (transformers folder), the tokenizer, the training losses
+        and head.pt."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         (path / "config.json").write_text(json.dumps(asdict(self.config), indent=1))
         self.model.encoder.save_pretrained(path / "encoder")
         self.tokenizer.save_pretrained(path / "encoder")
-        torch.save(self.model.head.state_dict(), path / "head.pt")
+        (path / "losses.json").write_text(json.dumps(self.losses))
+        torch.save(self.model.head.state_dict(), path / "head.pt")  # last: its presence marks a complete judge
         return path
 
     @classmethod
@@ -291,7 +295,10 @@ class Judge:
         head = torch.load(path / "head.pt", weights_only=True)
         model = JudgeModel(encoder, head["weight"].shape[0])
         model.head.load_state_dict(head)
-        return cls(config, model, AutoTokenizer.from_pretrained(path / "encoder"), bf16=bf16)
+        judge = cls(config, model, AutoTokenizer.from_pretrained(path / "encoder"), bf16=bf16)
+        if (path / "losses.json").exists():
+            judge.losses = json.loads((path / "losses.json").read_text())
+        return judge
 
 
 def class_weights(train: pd.DataFrame, balance: float = 0.5, max_weight: float = 20.0) -> torch.Tensor:
@@ -421,11 +428,11 @@ def cached(train: pd.DataFrame, config: JudgeConfig | str = "classroom", progres
     rank = int(os.environ.get("LOCAL_RANK", "0")) if rank is None else rank
     if rank != 0:  # data-parallel runs: local rank 0 trains, the rest wait
         deadline = time.monotonic() + wait
-        while not (path / "head.pt").exists():
+        while not (path / "losses.json").exists() or not (path / "head.pt").exists():
             if time.monotonic() > deadline:
                 raise TimeoutError(f"judge cache {path} did not appear within {wait:.0f} s (is local rank 0 running?)")
             time.sleep(1)
-    if (path / "head.pt").exists():
+    if (path / "head.pt").exists() and (path / "losses.json").exists():  # (older caches lack losses: retrained)
         judge = Judge.load(path)
         judge.cache_key = path.name
         return judge
