@@ -70,8 +70,10 @@ plots.radar(targets, title=f"{a} and {b}")
 # %% [markdown]
 # ## A judge, and one GRPO run per country
 #
-# Trained on value-dilemma and benign prompts of the training split, the target riding in the
-# dataset's `target` column — exactly how TRL's trainers pass per-prompt targets to a reward.
+# The judge is notebook 02's (same profile and data, cached: trained here only if notebook 02
+# has not run). The runs train on value-dilemma and benign prompts of the training split, the
+# target riding in the dataset's `target` column — how TRL's trainers pass per-prompt targets
+# to a reward.
 
 # %%
 train = data.load_dataset("train")
