@@ -76,7 +76,13 @@ def test_lasso_on_the_map_fills_the_table(lab):
         page.keyboard.type("Run All Cells")
         page.keyboard.press("Enter")
         hint = page.get_by_text("Select points on the map with the lasso or box tool.")
-        hint.wait_for(timeout=300_000)
+        try:
+            hint.wait_for(timeout=300_000)
+        except Exception:  # say where the run stopped: the kernel's status and any error output
+            errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+            status = page.get_by_text(re.compile(r"Python 3 \(ipykernel\) \| \w+")).all_inner_texts()
+            pytest.fail(f"the explorer never appeared; kernel status {status}; last error output: "
+                        f"{errors.all_inner_texts()[-1:] or 'none'}"[:3000])
         explorer = hint.locator("xpath=ancestor::div[contains(@class, 'widget-vbox')][last()]")
         plot = explorer.locator(".js-plotly-plot").first
         plot.scroll_into_view_if_needed()
