@@ -253,7 +253,7 @@ def main(argv=None):
     al.add_argument("--kind", default="covered",
                     help="reward: covered (default; closes the published reward's loophole) | masked_l1 | l2")
     al.add_argument("--away", default=None, help="grpo: a second target to move away from (name or 10 numbers)")
-    al.add_argument("--away-weight", type=float, default=0.5, help="reward -d(target) + w * d(away) with --away")
+    al.add_argument("--away-weight", type=float, default=0.75, help="reward -d(target) + w * d(away) with --away")
     al.add_argument("--steps", type=int, default=20, help="grpo updates")
     al.add_argument("--n", type=int, default=8,
                     help="samples per prompt (grpo group, 32 // n prompts per update; dpo k; best-of-N)")

@@ -426,13 +426,17 @@ def cached(train: pd.DataFrame, config: JudgeConfig | str = "classroom", progres
                             + pd.util.hash_pandas_object(train[cols], index=False).values.tobytes())
     path = models.cache_dir() / "judges" / digest.hexdigest()[:16]
     rank = int(os.environ.get("LOCAL_RANK", "0")) if rank is None else rank
+
+    def complete():  # (judges cached by older versions lack losses.json: retrained)
+        return (path / "head.pt").exists() and (path / "losses.json").exists()
+
     if rank != 0:  # data-parallel runs: local rank 0 trains, the rest wait
         deadline = time.monotonic() + wait
-        while not (path / "losses.json").exists() or not (path / "head.pt").exists():
+        while not complete():
             if time.monotonic() > deadline:
                 raise TimeoutError(f"judge cache {path} did not appear within {wait:.0f} s (is local rank 0 running?)")
             time.sleep(1)
-    if (path / "head.pt").exists() and (path / "losses.json").exists():  # (older caches lack losses: retrained)
+    if complete():
         judge = Judge.load(path)
         judge.cache_key = path.name
         return judge

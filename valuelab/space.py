@@ -13,6 +13,7 @@ say. Fitted maps are cached under ``$VALUELAB_CACHE/maps`` keyed by the data and
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import warnings
@@ -95,6 +96,7 @@ def _key(X: np.ndarray, settings: MapSettings, kind: str) -> str:
     return h.hexdigest()[:20]
 
 
+@functools.cache
 def import_umap():
     """``import umap`` with numba's on-disk cache switched on for the jitted functions of
     umap-learn and pynndescent. umap-learn marks almost none of its functions ``cache=True``, so
@@ -146,7 +148,7 @@ class ExactIndex:
         # brute force (BLAS, in chunks): 0.5 s for 20,000 x 10 here, where a k-d tree takes 3 s
         self.nn = NearestNeighbors(metric=metric, algorithm="brute").fit(np.asarray(X, dtype=np.float32))
 
-    def query(self, X, k: int, epsilon: float = 0.0):
+    def query(self, X, k: int, epsilon: float = 0.0):  # epsilon: pynndescent's search slack, moot here
         dists, idx = self.nn.kneighbors(np.asarray(X, dtype=np.float32), n_neighbors=k)
         return idx.astype(np.int32), dists.astype(np.float32)
 
