@@ -234,10 +234,10 @@ class Judge:
                 opt.step(), sched.step(), opt.zero_grad()
                 step += 1
                 bar.update(1)
-                bar.set_postfix(loss=f"{loss.item():.3f}")
                 judge.losses.append(loss.item())
+                bar.set_postfix(loss=f"{judge.losses[-1]:.3f}")
                 if log:
-                    log(step, loss.item())
+                    log(step, judge.losses[-1])
         bar.close()
         judge.model.eval()
         judge._scorer = None
