@@ -71,6 +71,11 @@ plots.value_map(shown, note=f"UMAP of annotated value vectors: {vmap.label()}, j
 #   space it is ~1 by construction, since the safety rule reads four of the ten values.
 # - **Cluster purity**: the share of a point's 10 nearest map neighbours in the same risk region.
 # - **Trustworthiness**: whether map neighbours are neighbours in the value space.
+#
+# The map is built on *exact* nearest neighbours (`space.fit_map` computes them by brute force):
+# annotated vectors are discrete and heavily repeated, and UMAP's default approximate
+# neighbours (NN-descent) gave a worse graph on them — on all 7,000-odd mapped dialogues the
+# 2-D AUROC was 0.73 with approximate neighbours against 0.89 with exact ones.
 
 # %%
 unsafe = shown["safety"] == "unsafe"
