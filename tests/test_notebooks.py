@@ -55,6 +55,8 @@ def test_02_train_judge(smoke):
     assert 0 <= m["test_macro_f1"] <= 1 and set(m["baseline_macro_f1"]) == {"all-zero", "lexicon", "embedding LR"}
     assert set(m["variants_macro_f1"]) == {"vector · tanh", "vector · 3-way", "pairwise · tanh"}
     assert m["fulcra_macro_f1"] is None or 0 <= m["fulcra_macro_f1"] <= 1
+    d = m["double_annotated"]  # the second annotator agrees with the first far better than chance
+    assert d["n"] > 0 and d["second annotator"] > d["judge"] and d["second annotator"] > 0.45
 
 
 def test_03_value_space(smoke):
