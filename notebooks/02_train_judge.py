@@ -117,7 +117,7 @@ annotators.round(3)
 # macro-F1 of 0.520 on the test split (0.396 held out, 0.407 on FULCRA's file); the `full` profile,
 # 192 tokens (99% of test dialogues fit whole, against 11% at 128) for 3 epochs, 76 minutes of
 # training, reaches 0.532 (0.406, 0.442). Per-value decision thresholds chosen on the validation
-# split do *not* help: they lower the test score (0.520 → 0.505), because with a handful of
+# split do *not* help: they lower the 128-token judge's test score (0.520 → 0.505), because with a handful of
 # examples of the rare labels they fit noise. The gap to the second annotator is the judge's.
 
 # %% [markdown]
@@ -188,7 +188,7 @@ metrics = workbook.record({
     "double_annotated": {"n": len(double), **{k: float(v) for k, v in annotators.loc["mean"].items()}},
     "heldout_macro_f1": float(ood["heldout"].loc["mean"]) if "heldout" in ood else None,
     "fulcra_macro_f1": float(ood["FULCRA"].loc["mean"]) if fulcra is not None else None,
-    "variants_macro_f1": {k: float(v) for k, v in variants_table.loc["mean"].items() if k in variants},
+    "variants_macro_f1": {k: float(v) for k, v in variants_table.loc["mean"].items() if k in variants} if variants else {},
     # mean loss of the first epoch vs the last (each epoch sees the same dialogues)
     "first_loss": float(np.mean(losses[: max(1, len(losses) // config.epochs)])),
     "final_loss": float(np.mean(losses[-max(1, len(losses) // config.epochs):])),
